@@ -1,0 +1,329 @@
+"""Analytic sample size and power: Schoenfeld, Freedman, Lachin-Foulkes, exact binomial, two proportions.
+
+These are the closed-form answers that stand beside every simulated power (``power.py`` re-exports them).
+They assume large samples (the log-rank statistic is normal with the stated mean and unit variance) and,
+for Lachin-Foulkes, exponential survival and dropout with uniform accrual. ``docs/design.md`` explains why
+they differ from simulation in small trials.
+
+Conventions: ``allocation_ratio`` r is n_treatment / n_control; ``alpha`` is the total type I error of a
+test with ``sided`` 1 or 2 sides (a two-sided test spends ``alpha / 2`` on each side).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "schoenfeld_events",
+    "freedman_events",
+    "schoenfeld_power",
+    "lachin_foulkes",
+    "LachinFoulkesResult",
+    "binomial_power",
+    "binomial_rejection_region",
+    "two_proportion_power",
+]
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def _check_probability(name: str, value: float, *, open_low: bool = True, open_high: bool = True) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > 0 if open_low else value >= 0) and \
+        (value < 1 if open_high else value <= 1)
+    if not ok:
+        lo, hi = ("(0" if open_low else "[0"), ("1)" if open_high else "1]")
+        raise ValueError(f"`{name}` must be in {lo}, {hi}; got {value!r}")
+    return float(value)
+
+
+def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        rule = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be a finite number {rule}; got {value!r}")
+    return float(value)
+
+
+def _check_sided(sided: int) -> int:
+    if sided not in (1, 2) or isinstance(sided, bool):
+        raise ValueError(f"`sided` must be 1 or 2; got {sided!r}")
+    return int(sided)
+
+
+def _z_alpha(alpha: float, sided: int) -> float:
+    return float(stats.norm.ppf(1.0 - alpha / sided))
+
+
+def _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio) -> tuple[float, float, float, int, float]:
+    hr = _check_positive("hazard_ratio", hazard_ratio)
+    if hr == 1.0:
+        raise ValueError("`hazard_ratio` must differ from 1 (no effect needs infinitely many events); got 1.0")
+    return (hr, _check_probability("alpha", alpha), _check_probability("power", power), _check_sided(sided),
+            _check_positive("allocation_ratio", allocation_ratio))
+
+
+# -------------------------------------------------------------------------------------- log-rank: events
+
+
+def schoenfeld_events(hazard_ratio: float, *, alpha: float, power: float, sided: int = 1,
+                      allocation_ratio: float = 1.0) -> float:
+    """Events needed for the log-rank test to reach ``power`` (Schoenfeld 1981).
+
+    Parameters
+    ----------
+    hazard_ratio
+        Hazard ratio treatment / control under the alternative (> 0, != 1).
+    alpha, power
+        Type I error (total over ``sided`` sides) and target power.
+    sided
+        1 or 2. A two-sided test uses ``z_{1 - alpha/2}`` (the other tail is ignored, as usual).
+    allocation_ratio
+        r = n_treatment / n_control.
+
+    Returns
+    -------
+    float
+        The continuous number of events d (round up for a design).
+
+    Notes
+    -----
+    .. math:: d = \\frac{(1 + r)^2}{r} \\frac{(z_{1-\\alpha/s} + z_{1-\\beta})^2}{(\\log \\mathrm{HR})^2}
+
+    Under proportional hazards the log-rank statistic is approximately normal with unit variance and mean
+    ``log(HR) sqrt(d r) / (1 + r)``.
+
+    References
+    ----------
+    Schoenfeld D (1981). The asymptotic properties of nonparametric tests for comparing survival
+    distributions. Biometrika 68, 316-319.
+
+    Examples
+    --------
+    >>> round(schoenfeld_events(0.7, alpha=0.025, power=0.9), 6)
+    330.377914
+    """
+    hr, alpha, power, sided, r = _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio)
+    z = _z_alpha(alpha, sided) + stats.norm.ppf(power)
+    return float((1 + r) ** 2 / r * z ** 2 / math.log(hr) ** 2)
+
+
+def freedman_events(hazard_ratio: float, *, alpha: float, power: float, sided: int = 1,
+                    allocation_ratio: float = 1.0) -> float:
+    """Events needed for the log-rank test to reach ``power`` (Freedman 1982).
+
+    Same arguments as :func:`schoenfeld_events`.
+
+    Notes
+    -----
+    .. math:: d = \\frac{(z_{1-\\alpha/s} + z_{1-\\beta})^2 (1 + r\\,\\mathrm{HR})^2}{r (1 - \\mathrm{HR})^2}
+
+    Freedman's approximation keeps the ratio of numbers at risk at its expected value under the alternative
+    instead of 1:1; it asks for more events than Schoenfeld when HR < 1.
+
+    References
+    ----------
+    Freedman LS (1982). Tables of the number of patients required in clinical trials using the logrank test.
+    Statistics in Medicine 1, 121-129.
+
+    Examples
+    --------
+    >>> round(freedman_events(0.7, alpha=0.025, power=0.9), 6)
+    337.405029
+    """
+    hr, alpha, power, sided, r = _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio)
+    z = _z_alpha(alpha, sided) + stats.norm.ppf(power)
+    return float(z ** 2 * (1 + r * hr) ** 2 / (r * (1 - hr) ** 2))
+
+
+def schoenfeld_power(hazard_ratio: float, n_events: float, *, alpha: float, sided: int = 1,
+                     allocation_ratio: float = 1.0) -> float:
+    """Power of the log-rank test with ``n_events`` events (Schoenfeld's normal approximation).
+
+    Notes
+    -----
+    With :math:`\\delta = |\\log \\mathrm{HR}| \\sqrt{d r} / (1 + r)`, one-sided power is
+    :math:`\\Phi(\\delta - z_{1-\\alpha})`; two-sided power counts rejection on either side,
+    :math:`\\Phi(\\delta - z_{1-\\alpha/2}) + \\Phi(-\\delta - z_{1-\\alpha/2})`, so that it equals alpha
+    when HR = 1 (as the simulated rejection rate does).
+    """
+    hr = _check_positive("hazard_ratio", hazard_ratio)
+    d = _check_positive("n_events", n_events, allow_zero=True)
+    alpha, sided = _check_probability("alpha", alpha), _check_sided(sided)
+    r = _check_positive("allocation_ratio", allocation_ratio)
+    delta = abs(math.log(hr)) * math.sqrt(d * r) / (1 + r)
+    z = _z_alpha(alpha, sided)
+    if sided == 1:
+        return float(stats.norm.cdf(delta - z))
+    return float(stats.norm.cdf(delta - z) + stats.norm.cdf(-delta - z))
+
+
+# ------------------------------------------------------------------------------------ Lachin-Foulkes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LachinFoulkesResult:
+    """Sample size by Lachin and Foulkes (1986): continuous ``n_subjects`` and ``n_events``.
+
+    ``event_probability`` holds P(event observed) in the control arm, the treatment arm and under the pooled
+    hazard (the null), in that order.
+    """
+
+    n_subjects: float
+    n_events: float
+    event_probability: tuple[float, float, float]
+
+    def n_subjects_integer(self, block: int = 2) -> int:
+        """``n_subjects`` rounded up to a multiple of ``block`` (the allocation block)."""
+        return int(block * math.ceil(self.n_subjects / block - 1e-12))
+
+
+def _event_probability(hazard: float, dropout: float, accrual_time: float, study_time: float) -> float:
+    """P(death observed before the analysis) with uniform entry on [0, R] and analysis at T (exponential)."""
+    total = hazard + dropout
+    share = hazard / total
+    if accrual_time == 0.0:
+        return share * -math.expm1(-total * study_time)
+    # 1 - (exp(-g (T - R)) - exp(-g T)) / (g R), written with expm1 for accuracy when g R is small
+    tail = math.exp(-total * (study_time - accrual_time)) * -math.expm1(-total * accrual_time)
+    return share * (1.0 - tail / (total * accrual_time))
+
+
+def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_time: float, study_time: float,
+                   dropout_hazard: float = 0.0, alpha: float, power: float, sided: int = 1,
+                   allocation_ratio: float = 1.0) -> LachinFoulkesResult:
+    """Subjects and events for comparing two exponential hazards (Lachin and Foulkes 1986).
+
+    Parameters
+    ----------
+    lambda_control, lambda_treatment
+        Constant death hazards per unit time (> 0, different).
+    accrual_time
+        Patients enter uniformly over ``[0, accrual_time]`` (0: all at once).
+    study_time
+        Calendar time of the analysis (>= ``accrual_time``); the minimum follow-up is
+        ``study_time - accrual_time``.
+    dropout_hazard
+        Constant loss-to-follow-up hazard, the same in both arms.
+    alpha, power, sided, allocation_ratio
+        As in :func:`schoenfeld_events` (r = n_treatment / n_control).
+
+    Returns
+    -------
+    LachinFoulkesResult
+
+    Notes
+    -----
+    The test compares the hazards on their difference, with the variance of each estimated hazard
+    :math:`\\phi(\\lambda) = \\lambda^2 / P(\\lambda)`, where P is the probability of an observed death:
+
+    .. math::
+        P(\\lambda) = \\frac{\\lambda}{\\lambda + \\eta}\\left(1 -
+        \\frac{e^{-(\\lambda+\\eta)(T-R)} - e^{-(\\lambda+\\eta)T}}{(\\lambda+\\eta) R}\\right),
+
+        N = \\frac{\\left(z_{1-\\alpha/s}\\sqrt{\\phi(\\bar\\lambda)(1/Q_C + 1/Q_T)} +
+        z_{1-\\beta}\\sqrt{\\phi(\\lambda_C)/Q_C + \\phi(\\lambda_T)/Q_T}\\right)^2}{(\\lambda_C - \\lambda_T)^2}
+
+    with allocation fractions :math:`Q_T = r/(1+r)`, :math:`Q_C = 1/(1+r)`, the null hazard
+    :math:`\\bar\\lambda = Q_C\\lambda_C + Q_T\\lambda_T`, and events :math:`N (Q_C P(\\lambda_C) + Q_T
+    P(\\lambda_T))`. This is ``gsDesign::nSurvival(type = "rd", approx = FALSE)``.
+
+    References
+    ----------
+    Lachin JM, Foulkes MA (1986). Evaluation of sample size and power for analyses of survival with allowance
+    for nonuniform patient entry, losses to follow-up, noncompliance, and stratification. Biometrics 42,
+    507-519.
+    """
+    lc = _check_positive("lambda_control", lambda_control)
+    lt = _check_positive("lambda_treatment", lambda_treatment)
+    if lc == lt:
+        raise ValueError(f"`lambda_treatment` must differ from `lambda_control`; got {lt!r} for both")
+    accrual = _check_positive("accrual_time", accrual_time, allow_zero=True)
+    study = _check_positive("study_time", study_time)
+    if study < accrual:
+        raise ValueError(f"`study_time` must be >= `accrual_time` ({accrual!r}); got {study!r}")
+    eta = _check_positive("dropout_hazard", dropout_hazard, allow_zero=True)
+    alpha, power = _check_probability("alpha", alpha), _check_probability("power", power)
+    sided, r = _check_sided(sided), _check_positive("allocation_ratio", allocation_ratio)
+
+    q_t = r / (1 + r)
+    q_c = 1 - q_t
+    pooled = q_c * lc + q_t * lt
+    p_c, p_t, p_0 = (_event_probability(h, eta, accrual, study) for h in (lc, lt, pooled))
+    null_sd = math.sqrt(pooled ** 2 / p_0 * (1 / q_c + 1 / q_t))
+    alt_sd = math.sqrt(lc ** 2 / p_c / q_c + lt ** 2 / p_t / q_t)
+    root = _z_alpha(alpha, sided) * null_sd + stats.norm.ppf(power) * alt_sd
+    n = root ** 2 / (lc - lt) ** 2
+    return LachinFoulkesResult(n_subjects=float(n), n_events=float(n * (q_c * p_c + q_t * p_t)),
+                               event_probability=(p_c, p_t, p_0))
+
+
+# ------------------------------------------------------------------------------------ binary endpoints
+
+
+def binomial_rejection_region(n: int, p_null: float, *, alpha: float, sided: int = 1) -> np.ndarray:
+    """Boolean array over x = 0..n: True where the exact binomial test of ``p = p_null`` rejects.
+
+    One-sided tests reject for large x (H1: p > p_null): ``P(X >= x | p_null) <= alpha``. Two-sided tests use
+    the p-value of R's ``binom.test`` (the sum of the probabilities of all outcomes no more likely than x,
+    with relative tolerance 1e-7).
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"`n` must be a positive integer; got {n!r}")
+    p0 = _check_probability("p_null", p_null)
+    alpha, sided = _check_probability("alpha", alpha), _check_sided(sided)
+    x = np.arange(n + 1)
+    if sided == 1:
+        pvalue = stats.binom.sf(x - 1, n, p0)
+    else:
+        pmf = stats.binom.pmf(x, n, p0)
+        order = np.sort(pmf)
+        cumulative = np.cumsum(order)
+        idx = np.searchsorted(order, pmf * (1 + 1e-7), side="right") - 1
+        pvalue = np.minimum(1.0, cumulative[idx])
+    return pvalue <= alpha
+
+
+def binomial_power(n: int, p_null: float, p_alternative: float, *, alpha: float, sided: int = 1) -> float:
+    """Exact power of the one-sample binomial test of ``p = p_null`` when the true rate is ``p_alternative``.
+
+    Notes
+    -----
+    :math:`\\sum_{x \\in \\mathcal{R}} \\binom{n}{x} p_1^x (1-p_1)^{n-x}`, with the rejection region
+    :math:`\\mathcal{R}` of :func:`binomial_rejection_region`. Power is not monotone in n (the saw-tooth of
+    exact tests): the attained size jumps as the critical value moves by one.
+    """
+    reject = binomial_rejection_region(n, p_null, alpha=alpha, sided=sided)
+    p1 = _check_probability("p_alternative", p_alternative, open_low=False, open_high=False)
+    return float(stats.binom.pmf(np.arange(n + 1), n, p1)[reject].sum())
+
+
+def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: float, sided: int = 2) -> float:
+    """Normal-approximation power of the two-proportion test (pooled variance under the null).
+
+    Notes
+    -----
+    .. math:: \\Phi\\left(\\frac{|p_1 - p_2| - z_{1-\\alpha/s}\\sqrt{\\bar p (1 - \\bar p)(1/n_1 + 1/n_2)}}
+              {\\sqrt{p_1(1-p_1)/n_1 + p_2(1-p_2)/n_2}}\\right)
+
+    with :math:`\\bar p = (n_1 p_1 + n_2 p_2)/(n_1 + n_2)`. With equal n this is R's
+    ``power.prop.test`` (``strict = FALSE``); it approximates Fisher's and Boschloo's exact tests, which are
+    conservative in small samples.
+    """
+    p1 = _check_probability("p1", p1, open_low=False, open_high=False)
+    p2 = _check_probability("p2", p2, open_low=False, open_high=False)
+    n1, n2 = _check_positive("n1", n1), _check_positive("n2", n2)
+    alpha, sided = _check_probability("alpha", alpha), _check_sided(sided)
+    pbar = (n1 * p1 + n2 * p2) / (n1 + n2)
+    null_sd = math.sqrt(pbar * (1 - pbar) * (1 / n1 + 1 / n2))
+    alt_sd = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    if alt_sd == 0.0:
+        return 1.0 if p1 != p2 else float(alpha)
+    power = stats.norm.cdf((abs(p1 - p2) - _z_alpha(alpha, sided) * null_sd) / alt_sd)
+    return float(power)
