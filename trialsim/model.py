@@ -151,10 +151,13 @@ class ResponseProcess:
 
         times = np.atleast_1d(np.asarray(times, dtype=float))
         out = np.empty((times.size, 4))
-        q_move, q_stay = self.generator(multiplier), self.refractory_generator(multiplier)
+        q_move = self.generator(multiplier)
         pi = self.refractory_fraction
+        stay_alive = np.exp(-self.death_hazard_nr * multiplier * times)  # the stayers' chain is NR -> dead only
         for i, t in enumerate(times):
-            out[i] = (1 - pi) * expm(q_move * t)[NR] + pi * expm(q_stay * t)[NR]
+            out[i] = (1 - pi) * expm(q_move * t)[NR]
+        out[:, NR] += pi * stay_alive
+        out[:, DEAD] += pi * (1 - stay_alive)
         return out
 
     def survival(self, times, multiplier: float = 1.0) -> np.ndarray:
