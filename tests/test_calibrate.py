@@ -175,3 +175,49 @@ def test_cli_calibrate_text_and_bad_horizon(capsys):
     assert main(["calibrate", "--horizon", "-3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--horizon" in err[0] and "-3" in err[0]
+
+
+def test_dose_dependent_infection_reduces_to_constant_when_dose_is_constant(result):
+    """With no taper and no dose spread, hazard * dose / reference is the constant hazard: same probability."""
+    import dataclasses as dc
+
+    arm = result.model.arms[0]
+    flat = dc.replace(arm, taper=dc.replace(arm.taper, rate=0.0, start_dose_sd_log=0.0),
+                      infection=dc.replace(arm.infection, dose_dependent=True))
+    assert infection_probability(flat, BaselineMix(), 8.0) == pytest.approx(
+        infection_probability(arm, BaselineMix(), 8.0), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_dose_dependent_calibration_against_naive_simulation():
+    """Calibrating a dose-proportional CMV hazard to 4/20; check P(infection by 8) by simulating patients.
+
+    Tolerance 4 * sqrt(p (1 - p) / n) with n = 40,000.
+    """
+    from trialsim.ctdmas import Assumptions
+
+    res = calibrate(8.0, assumptions=Assumptions(infection_dose_dependent=True))
+    arm = res.model.arms[0]
+    assert arm.infection.dose_dependent
+    assert res.target("cmv_week8").model == pytest.approx(0.20, abs=1e-9)
+    rng = np.random.default_rng(11)
+    n = 40_000
+    hist = _simulate_paths(arm.response, n, rng, 8.5)
+    dose = arm.taper.start_dose_median * np.exp(arm.taper.start_dose_sd_log * rng.standard_normal(n))
+    death = np.full(n, np.inf)
+    for t, s in hist[1:]:
+        death = np.where((s == 3) & ~np.isfinite(death), t, death)
+    threshold = rng.exponential(size=n)
+    cum = np.zeros(n)
+    infected = np.zeros(n, dtype=bool)
+    logf = arm.taper.log_factors()
+    for week in range(1, 9):
+        start = week - 1.0
+        exposure = np.clip(np.minimum(death, float(week)) - start, 0.0, 1.0)
+        rate = arm.infection.hazard * dose / arm.infection.reference_dose
+        infected |= cum + rate * exposure >= threshold
+        cum += rate * exposure
+        s = _state_at(hist, float(week))
+        dose = np.where(s < 3, dose * np.exp(logf[np.minimum(s, 2)]), dose)
+    p = 0.2
+    assert abs(infected.mean() - p) <= 4 * math.sqrt(p * (1 - p) / n)

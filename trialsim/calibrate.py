@@ -160,21 +160,21 @@ def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float
     return float(math.exp(optimize.brentq(excess, lo, hi, xtol=1e-12)))
 
 
-def infection_probability(arm: ArmModel, baseline: BaselineMix, week: float) -> float:
-    """Exact P(CMV infection by ``week``) with death competing, for a constant infection hazard.
+def infection_probability(arm: ArmModel, baseline: BaselineMix, week: float,
+                          visit_times=tuple(float(w) for w in range(1, 9))) -> float:
+    """Exact P(CMV infection by ``week``) with death competing.
 
-    The chain gets a fifth, absorbing state "infected" entered at rate ``hazard`` from every living state;
-    its probability at ``week`` is read off ``expm(Q5 * week)``.
+    Constant hazard: the chain gets a fifth, absorbing state "infected" entered at rate ``hazard`` from every
+    living state; its probability at ``week`` is read off ``expm(Q5 * week)``.
+
+    Dose-dependent hazard (``hazard * dose(t) / reference_dose``): see :func:`_infection_dose_dependent`.
     """
     if arm.infection.dose_dependent:
-        raise ValueError("`Infection.dose_dependent` calibration is not exact in closed form; "
-                         "calibrate the constant hazard (the default) instead")
+        return _infection_dose_dependent(arm, baseline, week, visit_times)
     c = arm.infection.hazard
     out = 0.0
     proc = arm.response
     for w, m in _strata(baseline):
-        if w <= 0:
-            continue
         for share, q in ((1 - proc.refractory_fraction, proc.generator(m)),
                          (proc.refractory_fraction, proc.refractory_generator(m))):
             if share <= 0:
@@ -188,6 +188,64 @@ def infection_probability(arm: ArmModel, baseline: BaselineMix, week: float) -> 
     return float(out)
 
 
+_HERMITE_NODES, _HERMITE_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_HERMITE_WEIGHTS = _HERMITE_WEIGHTS / _HERMITE_WEIGHTS.sum()
+_LEGENDRE_NODES, _LEGENDRE_WEIGHTS = np.polynomial.legendre.leggauss(20)
+
+
+def _infection_dose_dependent(arm: ArmModel, baseline: BaselineMix, week: float, visit_times) -> float:
+    """P(infection by ``week``) when the hazard is proportional to the current dose.
+
+    Between visits the dose D is constant, so the infection hazard kappa = c D / ref kills every living state
+    at the same rate: the infection-free transition among living states over an interval of length L is
+    ``exp(-kappa L) expm(Q_LL L)``, and the mass that dies infection-free in it is
+    ``int_0^L exp(-kappa u) [expm(Q_LL u) q_LD] du`` (Gauss-Legendre, 20 nodes: the integrand is smooth).
+    D depends on the starting dose (log-normal: Gauss-Hermite, 24 nodes) and on the visit path so far (a sum
+    over path classes, as for the dose median). Exact up to the two quadratures (error < 1e-10 here).
+    """
+    inf = arm.infection
+    taper = arm.taper
+    log_f = taper.log_factors()
+    d0 = taper.start_dose_median * np.exp(taper.start_dose_sd_log * _HERMITE_NODES)
+    edges = [v for v in visit_times if v < week] + [week]
+    proc = arm.response
+    no_infection = 0.0
+    for w, m in _strata(baseline):
+        for share, q in ((1 - proc.refractory_fraction, proc.generator(m)),
+                         (proc.refractory_fraction, proc.refractory_generator(m))):
+            if share <= 0:
+                continue
+            q_ll, q_ld = q[:3, :3], q[:3, DEAD]
+            dist = {(NR, 0, 0, 0): np.full(d0.size, share)}
+            dead_free = np.zeros(d0.size)
+            prev = 0.0
+            for j, edge in enumerate(edges):
+                length = edge - prev
+                prev = edge
+                step = expm(q_ll * length)
+                u = 0.5 * length * (_LEGENDRE_NODES + 1)
+                density = np.stack([expm(q_ll * uk) @ q_ld for uk in u])  # (nodes, 3): death density by start
+                gl = 0.5 * length * _LEGENDRE_WEIGHTS
+                at_visit = j < len(edges) - 1 or edge in visit_times
+                nxt: dict[tuple, np.ndarray] = {}
+                for (s, *counts), mass in dist.items():
+                    kappa = inf.hazard * d0 * math.exp(float(np.dot(counts, log_f))) / inf.reference_dose
+                    dead_free += mass * (np.exp(-np.outer(kappa, u)) @ (gl * density[:, s]))
+                    survive = mass * np.exp(-kappa * length)
+                    for s2 in (NR, PR, CR):
+                        if step[s, s2] <= 0:
+                            continue
+                        c2 = list(counts)
+                        if at_visit:
+                            c2[s2] += 1
+                        key = (s2, *c2)
+                        nxt[key] = nxt.get(key, 0.0) + survive * step[s, s2]
+                dist = nxt
+            alive_free = sum(dist.values()) if dist else 0.0
+            no_infection += w * float(_HERMITE_WEIGHTS @ (alive_free + dead_free))
+    return 1.0 - no_infection
+
+
 def model_values(model: DiseaseModel, horizon_weeks: float) -> dict[str, float]:
     """The calibrated model's exact value of every target (proportions as fractions, doses in mg/kg/day)."""
     rux, control = model.arms[0], model.arms[1]
@@ -199,7 +257,7 @@ def model_values(model: DiseaseModel, horizon_weeks: float) -> dict[str, float]:
         "survival_control": surv(control),
         "pr_week1": p[0, PR], "cr_week1": p[0, CR], "cr_week3": p[1, CR],
         "cr_week8": p[2, CR], "pr_week8": p[2, PR], "nr_alive_week8": p[2, NR], "dead_week8": p[2, DEAD],
-        "cmv_week8": infection_probability(rux, base, 8.0),
+        "cmv_week8": infection_probability(rux, base, 8.0, model.visit_times),
         "dose_median_week0": rux.taper.start_dose_median,
         "dose_median_week8": dose_quantile(rux, base, model.visit_times, 8.0),
         "female": base.female_fraction,
@@ -281,8 +339,6 @@ def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assu
     """
     if not isinstance(horizon_weeks, (int, float)) or not math.isfinite(horizon_weeks) or horizon_weeks <= 0:
         raise ValueError(f"`horizon_weeks` must be a finite number > 0; got {horizon_weeks!r}")
-    if assumptions.infection_dose_dependent:
-        raise ValueError("`infection_dose_dependent` = true cannot be calibrated exactly; use the constant hazard")
     baseline = baseline or BaselineMix()
     horizon = float(horizon_weeks)
 
@@ -319,15 +375,19 @@ def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assu
     cmv_target = TARGETS_BY_NAME["cmv_week8"].observed
 
     def cmv_gap(log_c: float) -> float:
-        arm = ArmModel(response=rux_response, taper=the_taper, infection=Infection(hazard=math.exp(log_c)))
-        return infection_probability(arm, baseline, 8.0) - cmv_target
+        arm = ArmModel(response=rux_response, taper=the_taper, infection=infection(math.exp(log_c)))
+        return infection_probability(arm, baseline, 8.0, visit_times) - cmv_target
+
+    def infection(hazard: float) -> Infection:
+        return Infection(hazard=hazard, dose_dependent=assumptions.infection_dose_dependent,
+                         reference_dose=start_dose)
 
     cmv_hazard = math.exp(optimize.brentq(cmv_gap, math.log(1e-6), math.log(10.0), xtol=1e-13))
-    infection = Infection(hazard=cmv_hazard, reference_dose=start_dose)
+    the_infection = infection(cmv_hazard)
 
     model = DiseaseModel(
-        arms=(ArmModel(response=rux_response, taper=the_taper, infection=infection),
-              ArmModel(response=control_response, taper=the_taper, infection=infection)),
+        arms=(ArmModel(response=rux_response, taper=the_taper, infection=the_infection),
+              ArmModel(response=control_response, taper=the_taper, infection=the_infection)),
         arm_names=("ruxolitinib", "control"), baseline=baseline, visit_times=visit_times)
 
     values = model_values(model, horizon)
@@ -362,7 +422,11 @@ def _parameter_table(model: DiseaseModel, a: Assumptions) -> dict:
     add("control_death_hazard_nr", ctl.response.death_hazard_nr, "per week", "death hazard in NR, control")
     add("taper_rate", rux.taper.rate, "log-dose per visit in PR",
         "dose multiplied by exp(-rate * weight[state]) at each weekly visit")
-    add("cmv_hazard", rux.infection.hazard, "per week", "CMV infection hazard while alive (both arms)")
+    if rux.infection.dose_dependent:
+        add("cmv_hazard", rux.infection.hazard, "per week at 2.7 mg/kg/day",
+            "CMV infection hazard while alive, proportional to the current dose (both arms)")
+    else:
+        add("cmv_hazard", rux.infection.hazard, "per week", "CMV infection hazard while alive (both arms)")
     add("control_refractory_fraction", ctl.response.refractory_fraction, "fraction",
         "control patients who never respond", fitted=False)
     add("control_rate_nr_pr", ctl.response.rate_nr_pr, "per week",
