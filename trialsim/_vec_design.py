@@ -1,0 +1,115 @@
+"""Baseline mix, permuted-block randomisation and accrual, drawn for a batch of trials with numpy.
+
+Private helpers of :mod:`trialsim.vectorized`; every function takes its own generator (one stream per
+component, see :mod:`trialsim.seeding`) and returns arrays of shape ``(R, n)``, patients in order of enrolment.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .model import Accrual, BaselineMix, Trial
+
+__all__ = ["draw_baseline", "block_patterns", "randomise", "draw_entry"]
+
+#: Largest number of distinct block arrangements kept as a lookup table (else: argsort of uniforms).
+_MAX_PATTERNS = 4096
+
+
+def draw_baseline(baseline: BaselineMix, n_replicates: int, n: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sex and underlying disease, independent across patients: ``(female bool, stratum int8)``."""
+    u = rng.random((2, n_replicates, n))
+    female = u[0] < baseline.female_fraction
+    cum = np.cumsum(baseline.disease_fractions)[:-1]
+    # stratum = number of cumulative thresholds below u (inverse CDF of a 3-point distribution)
+    stratum = (u[1] >= cum[0]).view(np.int8)
+    for c in cum[1:]:
+        stratum = stratum + (u[1] >= c).view(np.int8)
+    return female, stratum
+
+
+def _multiset_permutations(counts: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every distinct ordering of a block holding ``counts[i]`` copies of arm ``i``."""
+    total = sum(counts)
+    if total == 0:
+        return [()]
+    out = []
+    for i, c in enumerate(counts):
+        if c:
+            rest = counts[:i] + (c - 1,) + counts[i + 1:]
+            out.extend((i,) + tail for tail in _multiset_permutations(rest))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def block_patterns(allocation: tuple[int, ...], block_size: int) -> np.ndarray | None:
+    """All distinct arrangements of one permuted block (K, block_size) int8, or None when K is too large.
+
+    A uniformly random permutation of a block's multiset of arm labels gives each distinct arrangement with
+    probability 1/K, so drawing one row uniformly is the same distribution as shuffling the block.
+    """
+    unit = block_size // sum(allocation)
+    counts = tuple(a * unit for a in allocation)
+    n_patterns = math.factorial(block_size)
+    for c in counts:
+        n_patterns //= math.factorial(c)
+    if n_patterns > _MAX_PATTERNS:
+        return None
+    return np.array(_multiset_permutations(counts), dtype=np.int8)
+
+
+def _block_sequences(trial: Trial, shape: tuple[int, ...], length: int, rng: np.random.Generator) -> np.ndarray:
+    """Arm labels of consecutive permuted blocks: ``shape + (length,)`` int8 (the last block truncated)."""
+    b = trial.effective_block_size
+    n_blocks = -(-length // b)
+    patterns = block_patterns(trial.allocation, b)
+    if patterns is not None:
+        k = patterns.shape[0]
+        dtype = np.uint8 if k <= 256 else np.uint16
+        pick = rng.integers(0, k, size=shape + (n_blocks,), dtype=dtype)
+        seq = patterns[pick]
+    else:
+        unit = b // sum(trial.allocation)
+        base = np.repeat(np.arange(len(trial.allocation), dtype=np.int8), [a * unit for a in trial.allocation])
+        seq = base[np.argsort(rng.random(shape + (n_blocks, b)), axis=-1)]
+    return seq.reshape(shape + (n_blocks * b,))[..., :length]
+
+
+def randomise(trial: Trial, stratum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Arm of each patient (int8, (R, n)): permuted blocks in enrolment order, within disease when stratified."""
+    r, n = stratum.shape
+    if trial.n_arms == 1:
+        return np.zeros((r, n), dtype=np.int8)
+    if not trial.stratified:
+        return np.ascontiguousarray(_block_sequences(trial, (r,), n, rng))
+    n_strata = 3
+    seq = _block_sequences(trial, (r, n_strata), n, rng)  # one block sequence per stratum
+    onehot = stratum[:, :, None] == np.arange(n_strata, dtype=np.int8)
+    # position of each patient among the earlier-enrolled patients of the same stratum
+    rank = np.take_along_axis(np.cumsum(onehot, axis=1, dtype=np.intp), stratum[:, :, None].astype(np.intp),
+                              axis=2)[:, :, 0] - 1
+    flat = (np.arange(r)[:, None] * n_strata + stratum) * n + rank
+    return seq.reshape(-1)[flat]
+
+
+def draw_entry(accrual: Accrual, n_replicates: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Calendar enrolment times (R, n), increasing within a replicate.
+
+    Poisson: arrival ``k`` is the sum of ``k`` exponential gaps. Piecewise: the unit-rate arrival times
+    ``y`` mapped through the inverse cumulative intensity ``Lambda^{-1}(y)`` (time change of a Poisson process).
+    """
+    if accrual.kind == "instant":
+        return np.zeros((n_replicates, n))
+    y = np.cumsum(rng.standard_exponential((n_replicates, n)), axis=1)
+    if accrual.kind == "poisson":
+        return y / accrual.rate
+    rates, starts = accrual.piecewise()
+    widths = np.diff(starts)
+    cum = np.concatenate(([0.0], np.cumsum(rates[:-1] * widths)))  # Lambda at each piece's start
+    # 'right' skips zero-rate pieces (flat Lambda), landing on the piece where the arrival actually happens
+    k = np.searchsorted(cum, y, side="right") - 1
+    return starts[k] + (y - cum[k]) / rates[k]
