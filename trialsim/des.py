@@ -1,0 +1,523 @@
+"""The discrete-event engine: a simulated trial, event by event, with simpy.
+
+The reference engine. Each simulated trial is a set of simpy processes in one :class:`simpy.Environment`:
+
+- an *accrual* process that enrols patients at their calendar entry times and starts one process each;
+- one *patient* process per patient: a generator that moves through the multi-state model (NR -> PR -> CR,
+  death from every state), attends the scheduled assessments (where the response is observed and the
+  glucocorticoid dose adjusted), may catch CMV, may be lost to follow-up, and ends at death, at the end of
+  follow-up or at the data cut;
+- for a calendar analysis, a *data cut* process that fires at the analysis date. For an events-driven
+  analysis the patient whose death is the ``target_events``-th one sets the cut.
+
+Several trials share one environment (they never interact; it saves the per-environment overhead and keeps
+the event heap short). State lives in per-environment objects, never at module level.
+
+Random numbers
+--------------
+Every stream comes from the chunk's component streams (:func:`trialsim.seeding.chunk_streams`) and is drawn
+up front, with numpy, in shapes that do not depend on the values drawn (``R`` replicates, ``n`` patients,
+``K = POOL_SIZE``):
+
+=================  ===================================================================================
+``baseline``       ``(2, R, n)`` uniforms: disease stratum (inversion), sex
+``randomisation``  permuted blocks (:func:`trialsim._enrolment.permuted_block_arms`)
+``accrual``        ``(R, n)`` unit exponentials, cumulated (nothing for instant accrual)
+``response``       ``(R, n)`` uniforms (stayer or mover), ``(R, n, K)`` unit exponentials (holding times;
+                   for a :class:`~trialsim.model.ParametricArm` the first is the cumulative hazard at death),
+                   ``(R, n, K)`` uniforms (destination of each transition), one 63-bit refill key
+``taper``          ``(R, n)`` standard normals (log starting dose)
+``infection``      ``(R, n)`` unit exponentials (cumulative infection hazard at infection)
+``dropout``        ``(R, n)`` unit exponentials (divided by the arm's dropout hazard)
+=================  ===================================================================================
+
+A patient who makes more than ``K`` transitions (possible only with relapse) refills from a generator keyed
+by (refill key, replicate, patient, refill number), so the result never depends on event order, on how many
+trials share an environment, or on ``detail``: the survival fields are identical with and without detail.
+
+Observation rules (the engines' contract)
+-----------------------------------------
+A visit at week ``v`` is observed when ``v <= follow_up`` and the patient is alive and under observation then
+(not lost, not past the data cut; a visit exactly at the cut is observed). A patient whose death was observed
+shows DEAD (3) at every later visit with ``v <= follow_up`` whose calendar date ``entry + v`` is not after the
+data cut (no cut: every such visit). Patients enrolled after the data cut have time 0, no event, reason
+DATA_CUT, and no detail (``dose_start`` NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import simpy
+
+from . import seeding
+from ._enrolment import accrual_times, baseline_covariates, permuted_block_arms
+from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
+from .model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial
+
+__all__ = ["simulate", "simulate_chunk", "ENGINE", "POOL_SIZE", "EVENT_LOG_COLUMNS"]
+
+ENGINE = "des"
+#: Transitions pre-drawn per patient. Without relapse a patient makes at most 3 (NR -> PR -> CR -> dead).
+POOL_SIZE = 4
+#: Columns of a row of ``TrialBatch.events_log``.
+EVENT_LOG_COLUMNS = ("replicate", "time", "patient", "event", "detail")
+_PATIENTS_PER_ENV = 100
+_INF = math.inf
+_STATE_NAMES = ("NR", "PR", "CR", "dead")
+
+
+# ------------------------------------------------------------------------------------------- the processes
+
+
+class _TrialState:
+    """One trial inside an environment: its replicate, death count and data cut (calendar time or None)."""
+
+    __slots__ = ("index", "replicate", "n_deaths", "cut")
+
+    def __init__(self, index: int, replicate: int) -> None:
+        self.index = index
+        self.replicate = replicate
+        self.n_deaths = 0
+        self.cut: float | None = None
+
+
+class _Run:
+    """Everything the processes of one environment read and write (plain lists: scalar access is fast)."""
+
+    __slots__ = ("env", "n", "n_visits", "follow_up", "visits", "target_events", "detail", "log", "arm",
+                 "stratum", "stayer", "pool_e", "pool_u", "stop", "stop_reason", "death_time", "dose_start",
+                 "infection_e", "chain", "factors", "infection_hazard", "dose_dependent", "reference_dose",
+                 "parametric", "refill_key", "entry", "time", "event", "reason", "response", "dose",
+                 "infection_time", "arm_names")
+
+    def censor_at_cut(self, tr: _TrialState, g: int, entry: float, patient: int) -> None:
+        self.time[g] = max(tr.cut - entry, 0.0)
+        self.reason[g] = DATA_CUT
+        if self.log is not None:
+            self.log.append((tr.replicate, tr.cut, patient, "data_cut", ""))
+
+    def refill(self, tr: _TrialState, patient: int, refills: int) -> tuple[list, list]:
+        rng = np.random.default_rng([self.refill_key, tr.replicate, patient, refills])
+        return rng.standard_exponential(POOL_SIZE).tolist(), rng.random(POOL_SIZE).tolist()
+
+
+def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
+    """A patient of an :class:`ArmModel` arm, in time ``u`` since entry (weeks)."""
+    log, timeout = run.log, env.timeout
+    arm = run.arm[g]
+    total, rows = run.chain[arm][run.stratum[g]][run.stayer[g]]
+    es, us = run.pool_e[g], run.pool_u[g]
+    k, refills = 0, 0
+    stop, stop_reason = run.stop[g], run.stop_reason[g]
+    state, u = NR, 0.0
+    rate = total[NR]
+    u_next = es[0] / rate if rate > 0 else _INF
+    visits = run.visits
+    n_visits, j = len(visits), 0
+    u_visit = visits[0] if n_visits else _INF
+    u_infection, infected = _INF, False
+    if run.detail:
+        base = g * run.n_visits
+        response_out, dose_out = run.response, run.dose
+        dose = run.dose_start[g]
+        factors = run.factors[arm]
+        hazard0, dose_dependent, reference = (run.infection_hazard[arm], run.dose_dependent[arm],
+                                              run.reference_dose[arm])
+        hazard = hazard0 * dose / reference if dose_dependent else hazard0
+        residual, u_hazard = run.infection_e[g], 0.0
+        u_infection = residual / hazard if hazard > 0 else _INF
+    if log is not None:
+        log.append((tr.replicate, env.now, patient, "enrolled", run.arm_names[arm]))
+    while True:
+        # Ties: a visit at the same time as the end of follow-up is observed (v <= follow_up).
+        if u_visit <= u_next and u_visit <= u_infection and u_visit <= stop:
+            what, t = 0, u_visit
+        elif u_next <= u_infection and u_next < stop:
+            what, t = 1, u_next
+        elif u_infection < stop:
+            what, t = 2, u_infection
+        else:
+            what, t = 3, stop
+        yield timeout(t - u)
+        u = t
+        if tr.cut is not None:  # the data cut came first: nothing from now on is observed
+            run.censor_at_cut(tr, g, entry, patient)
+            return
+        if what == 0:
+            response_out[base + j] = state
+            dose *= factors[state]
+            dose_out[base + j] = dose
+            if log is not None:
+                log.append((tr.replicate, env.now, patient, "visit", f"week {visits[j]:g}: {_STATE_NAMES[state]}"))
+            if dose_dependent and not infected and hazard0 > 0:
+                # Piecewise-constant hazard: spend the cumulative hazard used so far, rescale the rest.
+                residual -= hazard * (u - u_hazard)
+                u_hazard, hazard = u, hazard0 * dose / reference
+                u_infection = u + residual / hazard
+            j += 1
+            u_visit = visits[j] if j < n_visits else _INF
+        elif what == 1:
+            x = us[k] * rate
+            for cum, dest in rows[state]:
+                if x < cum:
+                    break
+            k += 1
+            if dest == DEAD:
+                run.time[g], run.event[g], run.reason[g] = u, True, DIED
+                if log is not None:
+                    log.append((tr.replicate, env.now, patient, "death", _STATE_NAMES[state]))
+                tr.n_deaths += 1
+                if tr.n_deaths == run.target_events:
+                    tr.cut = env.now
+                return
+            if log is not None:
+                log.append((tr.replicate, env.now, patient, "transition",
+                            f"{_STATE_NAMES[state]}->{_STATE_NAMES[dest]}"))
+            state, rate = dest, total[dest]
+            if k == POOL_SIZE:
+                refills += 1
+                es, us = run.refill(tr, patient, refills)
+                k = 0
+            u_next = u + es[k] / rate if rate > 0 else _INF
+        elif what == 2:
+            run.infection_time[g] = u
+            u_infection, infected = _INF, True
+            if log is not None:
+                log.append((tr.replicate, env.now, patient, "infection", _STATE_NAMES[state]))
+        else:
+            run.time[g], run.reason[g] = u, stop_reason
+            if log is not None:
+                log.append((tr.replicate, env.now, patient, _REASON_EVENT[stop_reason], _STATE_NAMES[state]))
+            return
+
+
+def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
+    """A patient of a :class:`ParametricArm` arm: death at a pre-drawn time unless follow-up ends first."""
+    log = run.log
+    if log is not None:
+        log.append((tr.replicate, env.now, patient, "enrolled", run.arm_names[run.arm[g]]))
+    u_death, stop = run.death_time[g], run.stop[g]
+    yield env.timeout(u_death if u_death < stop else stop)
+    if tr.cut is not None:
+        run.censor_at_cut(tr, g, entry, patient)
+        return
+    if u_death < stop:
+        run.time[g], run.event[g], run.reason[g] = u_death, True, DIED
+        if log is not None:
+            log.append((tr.replicate, env.now, patient, "death", ""))
+        tr.n_deaths += 1
+        if tr.n_deaths == run.target_events:
+            tr.cut = env.now
+    else:
+        run.time[g], run.reason[g] = stop, run.stop_reason[g]
+        if log is not None:
+            log.append((tr.replicate, env.now, patient, _REASON_EVENT[run.stop_reason[g]], ""))
+
+
+_REASON_EVENT = {END_OF_FOLLOW_UP: "end_of_follow_up", LOST: "lost_to_follow_up"}
+
+
+def _accrual(env, run: _Run, tr: _TrialState):
+    """Enrol the trial's patients at their entry times; stop at the data cut."""
+    n = run.n
+    g0 = tr.index * n
+    now = 0.0
+    for i in range(n):
+        g = g0 + i
+        t = run.entry[g]
+        if t > now:
+            yield env.timeout(t - now)
+            now = t
+            if tr.cut is not None:
+                return
+        body = _parametric_patient if run.parametric[run.arm[g]] else _chain_patient
+        env.process(body(env, run, tr, g, i, t))
+
+
+def _calendar_cut(env, trials: list[_TrialState], when: float):
+    yield env.timeout(when)
+    # A second, zero-length wait puts the cut after every event already scheduled for this instant, so a
+    # visit or an end of follow-up falling exactly on the cut date is observed.
+    yield env.timeout(0.0)
+    for tr in trials:
+        tr.cut = when
+
+
+# --------------------------------------------------------------------------------------- the arm tables
+
+
+def _arm_tables(model: DiseaseModel, trial: Trial):
+    """Per arm: chain tables [stratum][stayer] -> (total rate per state, [(cumulative rate, destination)])."""
+    chain, factors, hazard, dependent, reference, parametric = [], [], [], [], [], []
+    for arm in model.arms:
+        if isinstance(arm, ParametricArm):
+            chain.append(None)
+            factors.append(None)
+            hazard.append(0.0)
+            dependent.append(False)
+            reference.append(1.0)
+            parametric.append(True)
+            continue
+        by_stratum = []
+        for m in model.baseline.death_hazard_ratio_by_disease:
+            pair = []
+            for q in (arm.response.generator(m), arm.response.refractory_generator(m)):
+                total, rows = [], []
+                for s in (NR, PR, CR):
+                    out = [(float(q[s, d]), d) for d in range(4) if d != s and q[s, d] > 0]
+                    cum, acc = [], 0.0
+                    for r, d in out:
+                        acc += r
+                        cum.append((acc, d))
+                    if cum:  # guard the last bound against rounding: x < total always selects a destination
+                        cum[-1] = (_INF, cum[-1][1])
+                    total.append(acc)
+                    rows.append(cum)
+                pair.append((total, rows))
+            by_stratum.append(pair)  # index 0 = mover, 1 = stayer
+        chain.append(by_stratum)
+        factors.append(np.exp(arm.taper.log_factors()).tolist())
+        hazard.append(arm.infection.hazard)
+        dependent.append(arm.infection.dose_dependent)
+        reference.append(arm.infection.reference_dose)
+        parametric.append(False)
+    return chain, factors, hazard, dependent, reference, parametric
+
+
+# ----------------------------------------------------------------------------------------- the draws
+
+
+def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict) -> dict:
+    """All random numbers of a chunk, drawn up front (see the module docstring for the layout)."""
+    r, n, k = n_replicates, trial.n, POOL_SIZE
+    stratum, female = baseline_covariates(model.baseline, r, n, rng=streams["baseline"])
+    arm = permuted_block_arms(trial, stratum, n_strata=len(DISEASES), rng=streams["randomisation"])
+    entry = accrual_times(trial.accrual, r, n, rng=streams["accrual"])
+    rng = streams["response"]
+    stayer_u = rng.random((r, n))
+    pool_e = rng.standard_exponential((r, n, k))
+    pool_u = rng.random((r, n, k))
+    refill_key = int(rng.integers(0, 2**63))
+    z = streams["taper"].standard_normal((r, n))
+    infection_e = streams["infection"].standard_exponential((r, n))
+    dropout_e = streams["dropout"].standard_exponential((r, n))
+
+    stayer = np.zeros((r, n), dtype=bool)
+    dose_start = np.full((r, n), np.nan)
+    death_time = np.full((r, n), np.inf)
+    multipliers = np.asarray(model.baseline.death_hazard_ratio_by_disease)
+    for a, arm_model in enumerate(model.arms):
+        in_arm = arm == a
+        if isinstance(arm_model, ArmModel):
+            stayer[in_arm] = stayer_u[in_arm] < arm_model.response.refractory_fraction
+            taper = arm_model.taper
+            dose_start[in_arm] = taper.start_dose_median * np.exp(taper.start_dose_sd_log * z[in_arm])
+        else:
+            for s, m in enumerate(multipliers):
+                cell = in_arm & (stratum == s)
+                # Survival at death is exp(-E): the first pooled exponential is the cumulative hazard at death.
+                death_time[cell] = arm_model.quantile_time(np.exp(-pool_e[:, :, 0][cell]), m)
+    hazards = np.asarray(trial.dropout_hazard)[arm]
+    with np.errstate(divide="ignore"):
+        lost = np.where(hazards > 0, dropout_e / np.where(hazards > 0, hazards, 1.0), np.inf)
+    stop = np.minimum(lost, trial.follow_up)
+    stop_reason = np.where(lost < trial.follow_up, LOST, END_OF_FOLLOW_UP).astype(np.int8)
+    return dict(stratum=stratum, female=female, arm=arm.astype(np.int8), entry=entry, stayer=stayer,
+                pool_e=pool_e, pool_u=pool_u, refill_key=refill_key, dose_start=dose_start,
+                infection_e=infection_e, death_time=death_time, stop=stop, stop_reason=stop_reason)
+
+
+# ------------------------------------------------------------------------------------------- the runner
+
+
+def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, first_replicate):
+    """Simulate replicates ``lo:hi`` of the chunk in one environment; write their results into ``out``."""
+    n = trial.n
+    visits = [v for v in model.visit_times if v <= trial.follow_up] if detail else []
+    env = simpy.Environment()
+    run = _Run()
+    run.env, run.n, run.n_visits, run.follow_up = env, n, len(model.visit_times), trial.follow_up
+    run.visits, run.detail, run.log = visits, detail, log
+    run.target_events = trial.target_events if trial.analysis == "events" else 0
+    (run.chain, run.factors, run.infection_hazard, run.dose_dependent, run.reference_dose,
+     run.parametric) = tables
+    run.arm_names = model.arm_names
+    run.refill_key = draws["refill_key"]
+    flat = lambda name: draws[name][lo:hi].reshape(-1).tolist()  # noqa: E731
+    run.arm, run.stratum, run.stayer = flat("arm"), flat("stratum"), flat("stayer")
+    run.entry, run.stop, run.stop_reason = flat("entry"), flat("stop"), flat("stop_reason")
+    run.death_time, run.dose_start, run.infection_e = flat("death_time"), flat("dose_start"), flat("infection_e")
+    run.pool_e = draws["pool_e"][lo:hi].reshape(-1, POOL_SIZE).tolist()
+    run.pool_u = draws["pool_u"][lo:hi].reshape(-1, POOL_SIZE).tolist()
+    size = (hi - lo) * n
+    run.time, run.event, run.reason = [0.0] * size, [False] * size, [DATA_CUT] * size
+    n_cells = size * run.n_visits if detail else 0
+    run.response, run.dose = [NOT_OBSERVED] * n_cells, [math.nan] * n_cells
+    run.infection_time = [_INF] * size if detail else []
+
+    trials = [_TrialState(i, first_replicate + lo + i) for i in range(hi - lo)]
+    for tr in trials:
+        env.process(_accrual(env, run, tr))
+    if trial.analysis == "calendar":
+        env.process(_calendar_cut(env, trials, float(trial.analysis_time)))
+    env.run()
+
+    shape = (hi - lo, n)
+    out["time"][lo:hi] = np.asarray(run.time).reshape(shape)
+    out["event"][lo:hi] = np.asarray(run.event).reshape(shape)
+    out["censor_reason"][lo:hi] = np.asarray(run.reason, dtype=np.int8).reshape(shape)
+    out["cut"][lo:hi] = [np.inf if tr.cut is None else tr.cut for tr in trials]
+    if detail:
+        out["response"][lo:hi] = np.asarray(run.response, dtype=np.int8).reshape(*shape, -1)
+        out["dose"][lo:hi] = np.asarray(run.dose).reshape(*shape, -1)
+        out["infection_time"][lo:hi] = np.asarray(run.infection_time).reshape(shape)
+
+
+def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail: bool) -> dict:
+    """Vectorised bookkeeping after the run: analysis time, float-safe cut times, deaths shown at visits."""
+    entry, time, event, cut = draws["entry"], out["time"], out["event"], out["cut"]
+    was_cut = np.isfinite(cut)
+    analysis_time = np.where(was_cut, cut, (entry + time).max(axis=1))
+    # Keep entry + time <= cut exactly (the subtraction cut - entry can round up by one ulp).
+    enrolled = entry <= cut[:, None]
+    while True:
+        over = enrolled & (entry + time > cut[:, None])
+        if not over.any():
+            break
+        time[over] = np.nextafter(time[over], -np.inf)
+    fields = dict(time=time, event=event, censor_reason=out["censor_reason"], analysis_time=analysis_time)
+    if not detail:
+        return fields
+    response, dose = out["response"], out["dose"]
+    visits = np.asarray(model.visit_times)
+    dead_shown = (event[:, :, None] & (visits > time[:, :, None]) & (visits <= trial.follow_up)
+                  & (entry[:, :, None] + visits <= cut[:, None, None]))
+    response[dead_shown] = DEAD
+    alive_seen = (response >= NR) & (response <= CR)
+    best = np.where(alive_seen, response, -1).max(axis=2).astype(np.int8)
+    dose_start = np.where(enrolled, draws["dose_start"], np.nan)
+    fields.update(response=response, dose=dose, best_response=best, infection_time=out["infection_time"],
+                  dose_start=dose_start)
+    return fields
+
+
+# ------------------------------------------------------------------------------------------ public API
+
+
+def _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env) -> None:
+    if not isinstance(model, DiseaseModel):
+        raise ValueError(f"`model` must be a DiseaseModel; got {type(model).__name__}")
+    if not isinstance(trial, Trial):
+        raise ValueError(f"`trial` must be a Trial; got {type(trial).__name__}")
+    if trial.n_arms != model.n_arms:
+        raise ValueError(f"`trial.allocation` must hold one entry per arm of the model ({model.n_arms}); "
+                         f"got {trial.allocation!r}")
+    if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
+        raise ValueError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
+    for name, value in (("detail", detail), ("events_log", events_log)):
+        if not isinstance(value, bool):
+            raise ValueError(f"`{name}` must be True or False; got {value!r}")
+    if trials_per_env is not None and (not isinstance(trials_per_env, (int, np.integer))
+                                       or isinstance(trials_per_env, bool) or trials_per_env < 1):
+        raise ValueError(f"`trials_per_env` must be a positive integer or None; got {trials_per_env!r}")
+
+
+def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict, *, detail: bool = False,
+                   first_replicate: int = 0, events_log: bool = False,
+                   trials_per_env: int | None = None) -> TrialBatch:
+    """Simulate ``n_replicates`` trials from one chunk's component streams (a pure function of its arguments).
+
+    Parameters
+    ----------
+    model, trial
+        The disease model and the trial design (``trial.n_arms`` must equal ``model.n_arms``).
+    n_replicates
+        Trials to simulate.
+    streams
+        One ``numpy.random.Generator`` per component, as :func:`trialsim.seeding.chunk_streams` gives.
+    detail
+        Also record response and dose at each visit, best response, infection time, starting dose.
+    first_replicate
+        Index of the first replicate within the run (labels only: replicates in the event log and tables).
+    events_log
+        Keep the event log: rows ``(replicate, calendar time, patient, event, detail)``, in time order
+        within each replicate; trial-level rows (the analysis) have patient -1.
+    trials_per_env
+        Trials sharing one simpy environment (default: about 1000 patients per environment). Speed only:
+        results do not depend on it.
+
+    Returns
+    -------
+    TrialBatch
+        ``engine="des"``; ``seed`` is left ``None`` (:func:`simulate` records it).
+    """
+    _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env)
+    n = trial.n
+    draws = _draw_chunk(model, trial, n_replicates, streams)
+    n_visits = len(model.visit_times)
+    out = {"time": np.zeros((n_replicates, n)), "event": np.zeros((n_replicates, n), dtype=bool),
+           "censor_reason": np.zeros((n_replicates, n), dtype=np.int8), "cut": np.zeros(n_replicates)}
+    if detail:
+        out["response"] = np.empty((n_replicates, n, n_visits), dtype=np.int8)
+        out["dose"] = np.empty((n_replicates, n, n_visits))
+        out["infection_time"] = np.empty((n_replicates, n))
+    tables = _arm_tables(model, trial)
+    log = [] if events_log else None
+    step = trials_per_env or max(1, _PATIENTS_PER_ENV // n)
+    for lo in range(0, n_replicates, step):
+        _run_environment(model, trial, tables, draws, out, lo, min(lo + step, n_replicates), detail=detail,
+                         log=log, first_replicate=first_replicate)
+    fields = _finish(model, trial, draws, out, detail=detail)
+    if log is not None:
+        trigger = trial.analysis
+        for i, t in enumerate(fields["analysis_time"].tolist()):
+            log.append((first_replicate + i, t, -1, "analysis", trigger))
+        log.sort(key=lambda row: (row[0], row[1]))  # stable: same-time rows keep the order they happened in
+    return TrialBatch(arm=draws["arm"], stratum=draws["stratum"], female=draws["female"], entry=draws["entry"],
+                      arm_names=model.arm_names, visit_times=model.visit_times, engine=ENGINE,
+                      first_replicate=first_replicate, events_log=log, **fields)
+
+
+def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
+             seed: int | np.random.SeedSequence | None = None, detail: bool = False, events_log: bool = False,
+             trials_per_env: int | None = None) -> TrialBatch:
+    """Simulate ``n_replicates`` trials with the discrete-event engine.
+
+    The root ``SeedSequence`` (from ``seed``) gives one child per chunk of
+    :data:`trialsim.seeding.CHUNK_SIZE` replicates and each chunk one stream per random component, so the same
+    seed gives the same batch bit for bit, however the chunks are later spread over workers.
+
+    Parameters
+    ----------
+    model, trial
+        The disease model and the trial (``trial.n_arms`` must equal ``model.n_arms``).
+    n_replicates
+        Number of simulated trials.
+    seed
+        Non-negative integer, ``SeedSequence`` or ``None`` (fresh entropy, recorded in the result).
+    detail, events_log, trials_per_env
+        See :func:`simulate_chunk`.
+
+    Returns
+    -------
+    TrialBatch
+        Replicates first; ``seed`` holds the root entropy, ``engine`` is ``"des"``.
+
+    Examples
+    --------
+    >>> from trialsim.model import DiseaseModel, ParametricArm, Trial
+    >>> model = DiseaseModel(arms=(ParametricArm.exponential(0.01), ParametricArm.exponential(0.06)))
+    >>> batch = simulate(model, Trial(n=40), n_replicates=3, seed=1)
+    >>> batch.time.shape, batch.seed
+    ((3, 40), 1)
+    """
+    _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env)
+    root = seeding.root_sequence(seed)
+    batches = [simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c), detail=detail,
+                              first_replicate=start, events_log=events_log, trials_per_env=trials_per_env)
+               for c, (start, stop) in enumerate(seeding.chunk_bounds(n_replicates))]
+    batch = batches[0] if len(batches) == 1 else TrialBatch.concatenate(batches)
+    return replace(batch, seed=seeding.root_entropy(root))
