@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -327,3 +328,181 @@ def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: f
         return 1.0 if p1 != p2 else float(alpha)
     power = stats.norm.cdf((abs(p1 - p2) - _z_alpha(alpha, sided) * null_sd) / alt_sd)
     return float(power)
+
+
+# ------------------------------------------------------------------- analytic power of a design on a model
+#
+# The quantities below come from the model's exact survival functions (ParametricArm.survival, or the
+# multi-state chain's expm for ArmModel), averaged over the baseline disease mix, and from the trial's
+# follow-up, dropout and accrual. They feed the closed forms above.
+
+_GRID_POINTS = 401
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnalyticPower:
+    """The closed-form answer beside a simulated power.
+
+    ``method`` names the formula; ``n_events`` is the expected number of deaths it used (``nan`` where none
+    is used); ``hazard_ratio`` is the (average) hazard ratio treatment / comparator it used.
+    """
+
+    power: float
+    method: str
+    n_events: float = float("nan")
+    hazard_ratio: float = float("nan")
+
+
+def _strata(model) -> list[tuple[float, float]]:
+    """(weight, death-hazard multiplier) of each underlying disease, merged when the multipliers agree."""
+    mix = model.baseline
+    merged: dict[float, float] = {}
+    for p, m in zip(mix.disease_fractions, mix.death_hazard_ratio_by_disease):
+        if p > 0:
+            merged[m] = merged.get(m, 0.0) + p
+    return [(w, m) for m, w in merged.items()]
+
+
+def arm_survival(model, arm: int, times) -> np.ndarray:
+    """Marginal survival of ``model.arms[arm]`` at ``times`` (averaged over the baseline disease mix)."""
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    return sum(w * np.asarray(model.arms[arm].survival(t, m), dtype=float).reshape(t.shape)
+               for w, m in _strata(model))
+
+
+@lru_cache(maxsize=256)
+def _grid_survival(arm, strata: tuple[tuple[float, float], ...], follow_up: float) -> np.ndarray:
+    # Cached: sample-size searches ask for the same arm's survival curve at many n
+    grid = np.linspace(0.0, follow_up, _GRID_POINTS)
+    return sum(w * np.asarray(arm.survival(grid, m), dtype=float).reshape(grid.shape) for w, m in strata)
+
+
+def _entry_times(trial) -> np.ndarray:
+    """Typical entry times of the n patients: the (k - 1/2)-th quantile of the cumulative accrual intensity."""
+    n = trial.n
+    if trial.accrual.kind == "instant":
+        return np.zeros(1)
+    rates, starts = trial.accrual.piecewise()
+    targets = np.arange(n) + 0.5
+    ends = np.append(starts[1:], np.inf)
+    cum = np.concatenate(([0.0], np.cumsum(rates[:-1] * np.diff(starts))))
+    k = np.clip(np.searchsorted(cum, targets, side="right") - 1, 0, len(rates) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = starts[k] + (targets - cum[k]) / rates[k]
+    return np.minimum(out, ends[k])
+
+
+def _follow_up_windows(trial) -> np.ndarray:
+    """Weeks each typical patient can be observed before the analysis (``events`` treated as ``complete``)."""
+    entry = _entry_times(trial)
+    window = np.full(entry.shape, float(trial.follow_up))
+    if trial.analysis == "calendar":
+        window = np.clip(trial.analysis_time - entry, 0.0, window)
+    return window
+
+
+def event_probability(model, trial, arm: int, *, dropout: float | None = None) -> tuple[float, float]:
+    """(P(death observed), E[time observed]) for a patient of ``arm`` under ``trial`` (exact up to quadrature).
+
+    Death competes with loss to follow-up (constant hazard) and the follow-up window ends at the horizon or
+    at a calendar analysis. ``events`` analyses are treated as complete follow-up (the caller caps the count).
+    """
+    eta = trial.dropout_hazard[min(arm, len(trial.dropout_hazard) - 1)] if dropout is None else dropout
+    grid = np.linspace(0.0, float(trial.follow_up), _GRID_POINTS)
+    surv = _grid_survival(model.arms[arm], tuple(_strata(model)), float(trial.follow_up))
+    mid = 0.5 * (grid[1:] + grid[:-1])
+    keep = np.exp(-eta * mid)
+    deaths = np.concatenate(([0.0], np.cumsum(keep * -np.diff(surv))))
+    exposure = np.concatenate(([0.0], np.cumsum(keep * 0.5 * (surv[1:] + surv[:-1]) * np.diff(grid))))
+    windows = _follow_up_windows(trial)
+    return float(np.interp(windows, grid, deaths).mean()), float(np.interp(windows, grid, exposure).mean())
+
+
+def expected_events(model, trial) -> float:
+    """Expected deaths observed in ``trial`` (arms in allocation proportions; capped at ``target_events``)."""
+    sizes = trial.n_per_arm()
+    total = sum(size * event_probability(model, trial, i)[0] for i, size in enumerate(sizes))
+    if trial.analysis == "events":
+        total = min(total, float(trial.target_events))
+    return float(total)
+
+
+def average_hazard_ratio(model, horizon: float, arm: int = 0, control: int = 1) -> float:
+    """exp of the log ratio of cumulative hazards at ``horizon``: the exact HR for proportional hazards."""
+    s = arm_survival(model, arm, [horizon])[0], arm_survival(model, control, [horizon])[0]
+    return float(math.log(s[0]) / math.log(s[1]))
+
+
+def _response_probability(model, arm: int, week: float, level: str) -> float:
+    states = sum(w * model.arms[arm].response.state_probabilities([week], m)[0] for w, m in _strata(model))
+    return float(states[2] + (states[1] if level == "cr_pr" else 0.0))
+
+
+def design_power(model, trial, design) -> AnalyticPower:
+    """Closed-form power of ``design`` applied to ``trial`` under ``model`` (see ``docs/design.md``).
+
+    - log-rank (two arms or against a simulated historical arm): Schoenfeld with the expected number of
+      deaths and the average hazard ratio at the horizon (:func:`average_hazard_ratio`);
+    - binary endpoints: normal approximation to two proportions (:func:`two_proportion_power`);
+    - single arm, binomial: exact binomial power with every patient's status known;
+    - single arm, one-sample log-rank: normal approximation with O ~ Poisson(expected deaths) against
+      E = historical hazard x expected exposure.
+    """
+    from .designs import HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+
+    run = design.prepare_trial(trial)
+    horizon = float(run.follow_up if design.horizon is None else design.horizon)
+    alpha, sided = design.alpha, design.sided
+    if isinstance(design, TwoArmDesign):
+        a_t, a_c = trial.allocation
+        n_t, n_c = trial.n_per_arm()
+        if design.endpoint == "survival":
+            hr = average_hazard_ratio(model, horizon)
+            if hr == 1.0:
+                return AnalyticPower(power=float(alpha), method="schoenfeld", n_events=expected_events(model, trial),
+                                     hazard_ratio=1.0)
+            d = expected_events(model, trial)
+            return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided, allocation_ratio=a_t / a_c),
+                                 method="schoenfeld", n_events=d, hazard_ratio=hr)
+        if design.endpoint == "survival_binary":
+            p = [float(arm_survival(model, i, [horizon])[0]) for i in (0, 1)]
+            known = [math.exp(-trial.dropout_hazard[i] * horizon) for i in (0, 1)]
+            return AnalyticPower(power=two_proportion_power(p[0], p[1], n_t * known[0], n_c * known[1], alpha=alpha,
+                                                            sided=sided), method="two proportions (normal)")
+        p = [_response_probability(model, i, design.response_week, design.response_level)
+             * math.exp(-trial.dropout_hazard[i] * design.response_week) for i in (0, 1)]
+        return AnalyticPower(power=two_proportion_power(p[0], p[1], n_t, n_c, alpha=alpha, sided=sided),
+                             method="two proportions (normal)")
+    single = run
+    p_t = float(arm_survival(model, design.arm, [horizon])[0])
+    if isinstance(design, SingleArmDesign):
+        if design.test == "binomial":
+            return AnalyticPower(power=binomial_power(single.n, design.null_survival, p_t, alpha=alpha, sided=sided),
+                                 method="exact binomial")
+        deaths, exposure = event_probability(model, single, design.arm)
+        observed = single.n * deaths
+        expected = single.n * design.hazard_for(horizon) * exposure
+        z = _z_alpha(alpha, sided)
+        if observed <= 0:
+            return AnalyticPower(power=float(alpha), method="one-sample log-rank (normal)", n_events=0.0)
+        power = stats.norm.cdf((expected - observed - z * math.sqrt(expected)) / math.sqrt(observed))
+        if sided == 2:
+            power += stats.norm.cdf((observed - expected - z * math.sqrt(expected)) / math.sqrt(observed))
+        return AnalyticPower(power=float(power), method="one-sample log-rank (normal)", n_events=observed,
+                             hazard_ratio=-math.log(p_t) / horizon / design.hazard_for(horizon))
+    if isinstance(design, HistoricalControlDesign):
+        m = design.n_historical
+        p_c = float(arm_survival(model, design.control_arm, [horizon])[0])
+        if design.test == "logrank":
+            hr = average_hazard_ratio(model, horizon, design.arm, design.control_arm)
+            d_t = single.n * event_probability(model, single, design.arm)[0]
+            d = d_t + m * (1.0 - p_c)
+            if hr == 1.0:
+                return AnalyticPower(power=float(alpha), method="schoenfeld", n_events=d_t, hazard_ratio=1.0)
+            return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided,
+                                                        allocation_ratio=single.n / m),
+                                 method="schoenfeld", n_events=d_t, hazard_ratio=hr)
+        known = math.exp(-single.dropout_hazard[0] * horizon)
+        return AnalyticPower(power=two_proportion_power(p_t, p_c, single.n * known, m, alpha=alpha, sided=sided),
+                             method="two proportions (normal)")
+    raise TypeError(f"`design` must be a TwoArmDesign, SingleArmDesign or HistoricalControlDesign; got {design!r}")

@@ -1,0 +1,487 @@
+"""Analysis rules: what is tested on a simulated trial and what counts as success.
+
+A design turns a simulated :class:`~trialsim.data.TrialBatch` (R trials) into R small per-replicate results:
+success (the null hypothesis rejected), the number of deaths, the trial's duration and the p-value. Three
+kinds of trial are described:
+
+- :class:`TwoArmDesign`: randomised treatment vs control (arm 0 vs arm 1 of the model) judged on overall
+  survival to the horizon (log-rank, stratified when randomisation is), on survival at the horizon as a binary
+  endpoint (Fisher, Boschloo, chi-square) or on response at a visit (CR + PR, or CR alone);
+- :class:`SingleArmDesign`: the treatment arm alone against a fixed historical figure (exact binomial test of
+  survival at the horizon, or the one-sample log-rank test against a historical hazard);
+- :class:`HistoricalControlDesign`: the treatment arm against a historical arm of a given size drawn from the
+  control arm of the model, so that the comparator's own sampling error counts.
+
+When (in calendar time) the analysis happens is a property of the :class:`~trialsim.model.Trial` (``analysis``
+= complete follow-up, a calendar date, or a target number of events); the engines censor at that cut and the
+design analyses what was observed. Every test is oriented so that one-sided alternatives mean "treatment
+better". Two-sided tests count rejection in either direction (so that under the null the rejection rate is
+the test's size).
+
+Missing outcomes. A patient censored alive before the horizon (lost, or cut by an early analysis) has an
+unknown status there: binary survival endpoints leave such patients out (complete-case), while response
+endpoints count a visit that was not observed as non-response (non-responder imputation); death is failure.
+Degenerate statistics (no deaths at all, so the log-rank variance is zero) count as non-rejection and are
+reported in ``DesignOutcome.degenerate``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from .data import TrialBatch
+from .exceptions import DegenerateStatisticWarning, InputError
+from .model import CR, PR, Accrual, DiseaseModel, Trial
+
+__all__ = [
+    "DesignOutcome",
+    "TwoArmDesign",
+    "SingleArmDesign",
+    "HistoricalControlDesign",
+    "Design",
+    "survival_status_at",
+]
+
+BinaryTest = Literal["fisher", "boschloo", "chi2"]
+_BINARY_TESTS = ("fisher", "boschloo", "chi2")
+_TIME_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DesignOutcome:
+    """Per-replicate results of a design applied to R simulated trials (arrays of shape (R,))."""
+
+    success: np.ndarray
+    pvalue: np.ndarray
+    n_events: np.ndarray
+    duration: np.ndarray
+    degenerate: np.ndarray
+
+    @staticmethod
+    def concatenate(parts: list["DesignOutcome"]) -> "DesignOutcome":
+        return DesignOutcome(**{name: np.concatenate([getattr(p, name) for p in parts])
+                                for name in ("success", "pvalue", "n_events", "duration", "degenerate")})
+
+    @property
+    def n_replicates(self) -> int:
+        return int(self.success.shape[0])
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _check_alpha_sided(owner: str, alpha: float, sided: int) -> None:
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
+        raise InputError(f"`{owner}.alpha` must be in (0, 1); got {alpha!r}")
+    if sided not in (1, 2) or isinstance(sided, bool):
+        raise InputError(f"`{owner}.sided` must be 1 or 2; got {sided!r}")
+
+
+def _check_horizon(owner: str, horizon: float | None) -> None:
+    if horizon is not None and (not isinstance(horizon, (int, float)) or isinstance(horizon, bool)
+                                or not math.isfinite(horizon) or horizon <= 0):
+        raise InputError(f"`{owner}.horizon` must be a number of weeks > 0 or None; got {horizon!r}")
+
+
+def _resolve_horizon(owner: str, horizon: float | None, trial: Trial) -> float:
+    h = trial.follow_up if horizon is None else float(horizon)
+    if h > trial.follow_up + _TIME_TOLERANCE:
+        raise InputError(f"`{owner}.horizon` must not exceed the trial's follow-up ({trial.follow_up:g} weeks); "
+                         f"got {h:g}")
+    return h
+
+
+def survival_status_at(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """(alive at ``horizon``, status known at ``horizon``), boolean arrays (R, n).
+
+    Known: died by the horizon, or followed (alive) up to it. Patients censored alive earlier are unknown.
+    """
+    died = batch.event & (batch.time <= horizon)
+    reached = batch.time >= horizon - _TIME_TOLERANCE
+    known = died | reached
+    return known & ~died, known
+
+
+def _truncate(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Survival data censored at ``horizon``: (time, event)."""
+    event = batch.event & (batch.time <= horizon)
+    return np.minimum(batch.time, horizon), event
+
+
+def _one_sided_from_z(z: np.ndarray) -> np.ndarray:
+    # z > 0 means treatment better in every statistic handed to this helper
+    return stats.norm.sf(z)
+
+
+def _logrank(time, event, group, strata):
+    from .estimators import logrank_batch
+
+    with warnings.catch_warnings():
+        # Degenerate replicates are counted in DesignOutcome.degenerate instead of warned about per chunk
+        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+        return logrank_batch(time, event, group, strata=strata)
+
+
+def _binary_pvalues(x1, n1, x2, n2, *, test: str, sided: int) -> np.ndarray:
+    from .estimators import two_proportion_pvalues
+
+    alternative = "greater" if sided == 1 else "two-sided"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+        return np.asarray(two_proportion_pvalues(x1, n1, x2, n2, test=test, alternative=alternative), dtype=float)
+
+
+def _outcome(batch: TrialBatch, pvalue: np.ndarray, alpha: float, degenerate: np.ndarray) -> DesignOutcome:
+    pvalue = np.asarray(pvalue, dtype=float)
+    # A NaN p-value would silently count as "not significant": refuse it instead
+    if np.isnan(pvalue).any():
+        raise RuntimeError("a design produced a NaN p-value; this is a bug in the analysis")
+    return DesignOutcome(success=(pvalue <= alpha) & ~degenerate, pvalue=pvalue,
+                         n_events=batch.event.sum(axis=1).astype(np.int64),
+                         duration=np.asarray(batch.analysis_time, dtype=float), degenerate=degenerate)
+
+
+# ---------------------------------------------------------------------------------------------- two arms
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TwoArmDesign:
+    """Randomised treatment (arm 0) vs control (arm 1).
+
+    Parameters
+    ----------
+    endpoint
+        ``"survival"``: overall survival to the horizon, log-rank test (``test = "logrank"``).
+        ``"survival_binary"``: alive at the horizon, a two-proportion test (``"fisher"``, ``"boschloo"``,
+        ``"chi2"``); patients censored alive before the horizon are left out.
+        ``"response"``: response at ``response_week`` (``response_level`` ``"cr_pr"`` or ``"cr"``), a
+        two-proportion test; unobserved visits count as non-response, death as failure.
+    test
+        Default: ``"logrank"`` for survival, ``"fisher"`` otherwise.
+    alpha, sided
+        Type I error and sides (two-sided 0.05 by default). One-sided tests look for treatment better.
+    horizon
+        Weeks from entry at which survival is judged (default: the trial's follow-up).
+    stratified
+        Stratified log-rank by underlying disease; ``None`` follows the trial's randomisation.
+    """
+
+    endpoint: Literal["survival", "survival_binary", "response"] = "survival"
+    test: Literal["logrank", "fisher", "boschloo", "chi2"] | None = None
+    alpha: float = 0.05
+    sided: int = 2
+    horizon: float | None = None
+    stratified: bool | None = None
+    response_level: Literal["cr_pr", "cr"] = "cr_pr"
+    response_week: float = 8.0
+
+    def __post_init__(self) -> None:
+        me = "TwoArmDesign"
+        if self.endpoint not in ("survival", "survival_binary", "response"):
+            raise InputError(f"`{me}.endpoint` must be one of 'survival', 'survival_binary', 'response'; "
+                             f"got {self.endpoint!r}")
+        default = "logrank" if self.endpoint == "survival" else "fisher"
+        test = default if self.test is None else self.test
+        allowed = ("logrank",) if self.endpoint == "survival" else _BINARY_TESTS
+        if test not in allowed:
+            raise InputError(f"`{me}.test` must be one of {', '.join(map(repr, allowed))} for endpoint "
+                             f"{self.endpoint!r}; got {test!r}")
+        object.__setattr__(self, "test", test)
+        _check_alpha_sided(me, self.alpha, self.sided)
+        _check_horizon(me, self.horizon)
+        if self.stratified not in (None, True, False):
+            raise InputError(f"`{me}.stratified` must be true, false or None; got {self.stratified!r}")
+        if self.response_level not in ("cr_pr", "cr"):
+            raise InputError(f"`{me}.response_level` must be 'cr_pr' or 'cr'; got {self.response_level!r}")
+
+    @property
+    def needs_detail(self) -> bool:
+        return self.endpoint == "response"
+
+    def describe(self) -> str:
+        sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
+        if self.endpoint == "survival":
+            what = f"{'stratified ' if self.stratified else ''}log-rank on overall survival"
+        elif self.endpoint == "survival_binary":
+            what = f"{self.test} test on survival at the horizon"
+        else:
+            level = "CR+PR" if self.response_level == "cr_pr" else "CR"
+            what = f"{self.test} test on {level} at week {self.response_week:g}"
+        return f"randomised two-arm, {what}, {sides}"
+
+    def prepare_trial(self, trial: Trial) -> Trial:
+        """The trial as this design runs it (unchanged for a randomised design)."""
+        return trial
+
+    def simulated_trials(self, model: DiseaseModel, trial: Trial) -> list[tuple[DiseaseModel, Trial]]:
+        """The (model, trial) pairs to simulate for each replicate: here just the randomised trial."""
+        if model.n_arms != 2 or trial.n_arms != 2:
+            raise InputError(f"a two-arm design needs a model and a trial with 2 arms; got {model.n_arms} and "
+                             f"{trial.n_arms}")
+        _resolve_horizon("TwoArmDesign", self.horizon, trial)
+        if self.endpoint == "response":
+            if model.is_parametric:
+                raise InputError("endpoint 'response' needs the full disease model; parametric arms have no "
+                                 "response process")
+            if not any(abs(v - self.response_week) < _TIME_TOLERANCE for v in model.visit_times):
+                raise InputError(f"`response_week` must be one of the model's visits "
+                                 f"{', '.join(f'{v:g}' for v in model.visit_times)}; got {self.response_week:g}")
+        return [(model, trial)]
+
+    def stratified_for(self, trial: Trial) -> bool:
+        return trial.stratified if self.stratified is None else self.stratified
+
+    def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome:
+        """Apply the test to every replicate of ``batches[0]`` (the randomised trial)."""
+        (batch,) = batches
+        horizon = _resolve_horizon("TwoArmDesign", self.horizon, trial)
+        treated = batch.arm == 0
+        if self.endpoint == "survival":
+            time, event = _truncate(batch, horizon)
+            strata = batch.stratum if self.stratified_for(trial) else None
+            result = _logrank(time, event, batch.arm, strata)
+            degenerate = ~(np.asarray(result.variance) > 0)
+            pvalue = result.pvalue if self.sided == 2 else _one_sided_from_z(result.z)
+            return _outcome(batch, pvalue, self.alpha, degenerate)
+        if self.endpoint == "survival_binary":
+            success, known = survival_status_at(batch, horizon)
+        else:
+            visit = int(np.argmin(np.abs(np.asarray(batch.visit_times) - self.response_week)))
+            state = batch.response[:, :, visit]
+            success = (state == CR) | ((state == PR) & (self.response_level == "cr_pr"))
+            known = np.ones_like(success)
+        x1 = (success & treated).sum(axis=1)
+        n1 = (known & treated).sum(axis=1)
+        x2 = (success & ~treated).sum(axis=1)
+        n2 = (known & ~treated).sum(axis=1)
+        degenerate = (n1 == 0) | (n2 == 0)
+        pvalue = np.ones(batch.n_replicates)
+        ok = ~degenerate
+        if ok.any():
+            pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=self.test, sided=self.sided)
+        return _outcome(batch, pvalue, self.alpha, degenerate)
+
+
+# -------------------------------------------------------------------------------------------- single arm
+
+
+def _single_arm_model(model: DiseaseModel, arm: int) -> DiseaseModel:
+    return replace(model, arms=(model.arms[arm],), arm_names=(model.arm_names[arm],))
+
+
+def _prepare_single_arm(trial: Trial, arm: int) -> Trial:
+    if trial.n_arms == 1:
+        return trial
+    dropout = trial.dropout_hazard[arm] if arm < len(trial.dropout_hazard) else trial.dropout_hazard[0]
+    # Trial validates n against the allocation, so build the one-arm trial field by field
+    return Trial(n=trial.n, allocation=(1,), stratified=False, accrual=trial.accrual, follow_up=trial.follow_up,
+                 dropout_hazard=(dropout,), analysis=trial.analysis, analysis_time=trial.analysis_time,
+                 target_events=trial.target_events)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SingleArmDesign:
+    """The treatment arm alone, against a fixed historical figure.
+
+    Parameters
+    ----------
+    test
+        ``"binomial"``: exact binomial test of survival at the horizon against ``null_survival``
+        (patients censored alive before the horizon are left out).
+        ``"logrank"``: one-sample log-rank test against the historical cumulative hazard
+        ``null_hazard * t`` (default ``null_hazard = -log(null_survival) / horizon``, an exponential
+        historical arm with that survival at the horizon).
+    null_survival
+        Historical survival at the horizon (0.62: 13/21 historical controls).
+    null_hazard
+        Constant historical hazard per week for the one-sample log-rank test (``None``: from
+        ``null_survival``).
+    alpha, sided, horizon
+        As in :class:`TwoArmDesign`.
+    arm
+        Index of the model arm that is treated (0: ruxolitinib).
+    """
+
+    test: Literal["binomial", "logrank"] = "binomial"
+    null_survival: float = 0.62
+    null_hazard: float | None = None
+    alpha: float = 0.05
+    sided: int = 2
+    horizon: float | None = None
+    arm: int = 0
+
+    def __post_init__(self) -> None:
+        me = "SingleArmDesign"
+        if self.test not in ("binomial", "logrank"):
+            raise InputError(f"`{me}.test` must be 'binomial' or 'logrank'; got {self.test!r}")
+        s = self.null_survival
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 < s < 1:
+            raise InputError(f"`{me}.null_survival` must be in (0, 1); got {s!r}")
+        h = self.null_hazard
+        if h is not None and (not isinstance(h, (int, float)) or isinstance(h, bool) or not math.isfinite(h)
+                              or h <= 0):
+            raise InputError(f"`{me}.null_hazard` must be a hazard per week > 0 or None; got {h!r}")
+        _check_alpha_sided(me, self.alpha, self.sided)
+        _check_horizon(me, self.horizon)
+        if not isinstance(self.arm, int) or self.arm < 0:
+            raise InputError(f"`{me}.arm` must be a non-negative arm index; got {self.arm!r}")
+
+    needs_detail = False
+
+    def describe(self) -> str:
+        sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
+        if self.test == "binomial":
+            what = f"exact binomial test of survival at the horizon against {self.null_survival:g}"
+        else:
+            what = "one-sample log-rank against the historical hazard"
+        return f"single arm, {what}, {sides}"
+
+    def hazard_for(self, horizon: float) -> float:
+        return self.null_hazard if self.null_hazard is not None else -math.log(self.null_survival) / horizon
+
+    def prepare_trial(self, trial: Trial) -> Trial:
+        """The one-arm trial this design runs (a two-arm trial keeps the treatment arm's settings)."""
+        return _prepare_single_arm(trial, self.arm)
+
+    def simulated_trials(self, model: DiseaseModel, trial: Trial) -> list[tuple[DiseaseModel, Trial]]:
+        if self.arm >= model.n_arms:
+            raise InputError(f"`SingleArmDesign.arm` must index one of the model's {model.n_arms} arms; "
+                             f"got {self.arm}")
+        trial = self.prepare_trial(trial)
+        _resolve_horizon("SingleArmDesign", self.horizon, trial)
+        return [(_single_arm_model(model, self.arm), trial)]
+
+    def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome:
+        (batch,) = batches
+        horizon = _resolve_horizon("SingleArmDesign", self.horizon, trial)
+        if self.test == "binomial":
+            alive, known = survival_status_at(batch, horizon)
+            x, m = alive.sum(axis=1), known.sum(axis=1)
+            degenerate = m == 0
+            pvalue = _binomial_pvalues(x, m, self.null_survival, self.sided)
+            return _outcome(batch, pvalue, self.alpha, degenerate)
+        from .estimators import one_sample_logrank_batch
+
+        time, event = _truncate(batch, horizon)
+        expected = self.hazard_for(horizon) * time
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateStatisticWarning)
+            result = one_sample_logrank_batch(time, event, expected)
+        degenerate = ~(expected.sum(axis=1) > 0)
+        # Z = (O - E) / sqrt(E): fewer deaths than expected (treatment better) gives Z < 0
+        z = -np.asarray(result.z, dtype=float)
+        pvalue = 2 * stats.norm.sf(np.abs(z)) if self.sided == 2 else _one_sided_from_z(z)
+        return _outcome(batch, pvalue, self.alpha, degenerate)
+
+
+def _binomial_pvalues(x: np.ndarray, m: np.ndarray, p0: float, sided: int) -> np.ndarray:
+    """Exact binomial p-values of ``x`` successes of ``m`` against ``p0``, one test per distinct (x, m)."""
+    from .estimators import binomial_test
+
+    alternative = "greater" if sided == 1 else "two-sided"
+    pairs = np.stack([x, m], axis=1)
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    values = np.ones(len(distinct))
+    for k, (xi, mi) in enumerate(distinct):
+        if mi > 0:
+            values[k] = float(binomial_test(int(xi), int(mi), p0, alternative=alternative).pvalue)
+    return values[np.asarray(inverse).ravel()]
+
+
+# ------------------------------------------------------------------------------------ historical control
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoricalControlDesign:
+    """The treatment arm against a historical arm simulated from the model's control arm.
+
+    Each replicate draws a fresh historical cohort of ``n_historical`` patients from the control arm (all
+    followed to the horizon, no dropout), so that the power accounts for the comparator's sampling error as
+    well as the trial's.
+
+    Parameters
+    ----------
+    n_historical
+        Size of the historical arm (21: the study's historical controls).
+    test
+        ``"fisher"``, ``"boschloo"`` or ``"chi2"`` on survival at the horizon, or ``"logrank"`` on survival to it.
+    alpha, sided, horizon
+        As in :class:`TwoArmDesign`.
+    arm, control_arm
+        Model arms for the trial (0) and for the historical cohort (1).
+    """
+
+    n_historical: int = 21
+    test: Literal["fisher", "boschloo", "chi2", "logrank"] = "fisher"
+    alpha: float = 0.05
+    sided: int = 2
+    horizon: float | None = None
+    arm: int = 0
+    control_arm: int = 1
+
+    def __post_init__(self) -> None:
+        me = "HistoricalControlDesign"
+        n = self.n_historical
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise InputError(f"`{me}.n_historical` must be a positive integer; got {n!r}")
+        if self.test not in (*_BINARY_TESTS, "logrank"):
+            raise InputError(f"`{me}.test` must be one of 'fisher', 'boschloo', 'chi2', 'logrank'; "
+                             f"got {self.test!r}")
+        _check_alpha_sided(me, self.alpha, self.sided)
+        _check_horizon(me, self.horizon)
+
+    needs_detail = False
+
+    def describe(self) -> str:
+        sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
+        what = "log-rank" if self.test == "logrank" else f"{self.test} test on survival at the horizon"
+        return f"single arm vs a simulated historical arm of {self.n_historical}, {what}, {sides}"
+
+    def prepare_trial(self, trial: Trial) -> Trial:
+        """The one-arm trial this design runs (a two-arm trial keeps the treatment arm's settings)."""
+        return _prepare_single_arm(trial, self.arm)
+
+    def historical_trial(self, trial: Trial) -> Trial:
+        return Trial(n=int(self.n_historical), allocation=(1,), accrual=Accrual(kind="instant"),
+                     follow_up=trial.follow_up, dropout_hazard=(0.0,), analysis="complete")
+
+    def simulated_trials(self, model: DiseaseModel, trial: Trial) -> list[tuple[DiseaseModel, Trial]]:
+        for name, idx in (("arm", self.arm), ("control_arm", self.control_arm)):
+            if not 0 <= idx < model.n_arms:
+                raise InputError(f"`HistoricalControlDesign.{name}` must index one of the model's "
+                                 f"{model.n_arms} arms; got {idx}")
+        trial = self.prepare_trial(trial)
+        _resolve_horizon("HistoricalControlDesign", self.horizon, trial)
+        return [(_single_arm_model(model, self.arm), trial),
+                (_single_arm_model(model, self.control_arm), self.historical_trial(trial))]
+
+    def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome:
+        batch, history = batches
+        horizon = _resolve_horizon("HistoricalControlDesign", self.horizon, trial)
+        if self.test == "logrank":
+            t1, e1 = _truncate(batch, horizon)
+            t2, e2 = _truncate(history, horizon)
+            time, event = np.hstack([t1, t2]), np.hstack([e1, e2])
+            group = np.hstack([np.zeros(t1.shape, np.int8), np.ones(t2.shape, np.int8)])
+            result = _logrank(time, event, group, None)
+            degenerate = ~(np.asarray(result.variance) > 0)
+            pvalue = result.pvalue if self.sided == 2 else _one_sided_from_z(result.z)
+            return _outcome(batch, pvalue, self.alpha, degenerate)
+        a1, k1 = survival_status_at(batch, horizon)
+        a2, k2 = survival_status_at(history, horizon)
+        x1, n1, x2, n2 = a1.sum(axis=1), k1.sum(axis=1), a2.sum(axis=1), k2.sum(axis=1)
+        degenerate = (n1 == 0) | (n2 == 0)
+        pvalue = np.ones(batch.n_replicates)
+        ok = ~degenerate
+        if ok.any():
+            pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=self.test, sided=self.sided)
+        return _outcome(batch, pvalue, self.alpha, degenerate)
+
+
+Design = TwoArmDesign | SingleArmDesign | HistoricalControlDesign

@@ -1,0 +1,221 @@
+"""Monte Carlo runs: the seed tree, chunking, engine choice, and joblib over chunks.
+
+A run of R replicates is cut into fixed-size chunks (:data:`trialsim.seeding.CHUNK_SIZE`). Chunk c draws its
+random numbers from ``seeding.chunk_streams(root, c)`` and nothing else, simulates its trials with one engine
+and reduces them at once to per-replicate results through the design (success, p-value, deaths, duration),
+so memory is bounded by the chunk size. Chunks run in any order on any worker and are joined in chunk order,
+so the same seed gives bit-identical results for every ``n_jobs`` and every joblib backend (loky processes,
+threads, or a dask.distributed cluster through joblib's dask backend).
+
+A design that needs a second simulated cohort per replicate (a historical control arm) draws it from a
+second seed tree under the same root (spawn key ``SECONDARY_KEY + k``); it does not depend on the trial's
+size, so contrasts across n share the historical arms.
+
+joblib is imported here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .data import TrialBatch
+from .designs import Design, DesignOutcome
+from .exceptions import InputError
+from .model import DiseaseModel, Trial
+from .seeding import CHUNK_SIZE, chunk_bounds, chunk_streams, root_entropy, root_sequence
+
+__all__ = ["MonteCarloResult", "run", "run_chunk", "choose_engine", "BACKENDS", "ENGINES", "SECONDARY_KEY"]
+
+BACKENDS = ("loky", "threading", "multiprocessing", "sequential", "dask")
+ENGINES = ("auto", "vectorized", "des")
+#: Spawn key of the seed trees of secondary cohorts (far above any chunk index of the main tree).
+SECONDARY_KEY = 2 ** 31
+#: Below this estimated remaining time (seconds) a process pool costs more than it saves: run in-process.
+_POOL_WORTH_SECONDS = 0.75
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MonteCarloResult:
+    """Per-replicate outcomes of a run and how it was made.
+
+    ``engine`` names the engine that simulated each cohort (``"vectorized"``, ``"des"``, or both joined by
+    ``+`` for designs with a historical cohort). ``n_workers`` and ``backend`` say how the chunks were spread
+    (they never change the numbers).
+    """
+
+    outcome: DesignOutcome
+    seed: int
+    engine: str
+    n_replicates: int
+    n_chunks: int
+    backend: str
+    n_workers: int
+    elapsed_seconds: float
+
+
+def _engine_module(name: str):
+    if name == "vectorized":
+        from . import vectorized as module
+    else:
+        from . import des as module
+    return module
+
+
+def choose_engine(model: DiseaseModel, trial: Trial, *, detail: bool = False,
+                  engine: Literal["auto", "vectorized", "des"] = "auto") -> str:
+    """The engine that runs (``auto``: the vectorised engine when it supports the model and trial)."""
+    if engine not in ENGINES:
+        raise InputError(f"`engine` must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine != "auto":
+        return engine
+    try:
+        vectorized = _engine_module("vectorized")
+    except ImportError:
+        return "des"
+    return "vectorized" if vectorized.supports(model, trial, detail=detail) else "des"
+
+
+def _secondary_root(root: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, SECONDARY_KEY + k))
+
+
+def run_chunk(pairs: list[tuple[DiseaseModel, Trial, str]], design: Design, trial: Trial,
+              root: np.random.SeedSequence, chunk_index: int, start: int, stop: int) -> DesignOutcome:
+    """Simulate and analyse chunk ``chunk_index`` (replicates ``start:stop``): a pure function of its arguments.
+
+    ``pairs`` holds (model, trial, engine name) for each cohort the design needs; the first is the trial
+    itself, the others (if any) draw from secondary seed trees.
+    """
+    batches: list[TrialBatch] = []
+    for k, (model_k, trial_k, engine_name) in enumerate(pairs):
+        tree = root if k == 0 else _secondary_root(root, k)
+        streams = chunk_streams(tree, chunk_index)
+        batches.append(_engine_module(engine_name).simulate_chunk(
+            model_k, trial_k, stop - start, streams, detail=design.needs_detail and k == 0,
+            first_replicate=start))
+    return design.analyse(batches, trial)
+
+
+def _check_run_args(n_replicates, n_jobs, backend) -> int:
+    if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
+        raise InputError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
+    if backend not in BACKENDS:
+        raise InputError(f"`backend` must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if n_jobs is None:
+        return os.cpu_count() or 1
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0:
+        raise InputError(f"`n_jobs` must be a positive integer, -1 (all cores) or None; got {n_jobs!r}")
+    return (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+
+
+def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int = 10_000,
+        seed: int | np.random.SeedSequence | None = None, n_jobs: int | None = None,
+        backend: Literal["loky", "threading", "multiprocessing", "sequential", "dask"] = "loky",
+        scheduler: str | None = None, engine: Literal["auto", "vectorized", "des"] = "auto",
+        progress: Callable[[int, int], None] | None = None) -> MonteCarloResult:
+    """Simulate ``n_replicates`` trials and apply ``design`` to each.
+
+    Parameters
+    ----------
+    model, trial, design
+        What to simulate and how to analyse it.
+    n_replicates
+        Number of simulated trials.
+    seed
+        Root seed (``None``: fresh entropy, recorded in the result).
+    n_jobs
+        Worker processes (``None`` or -1: all cores). Small runs stay in-process whatever ``n_jobs`` says,
+        because starting a pool would cost more than it saves; the numbers do not depend on it.
+    backend
+        joblib backend. ``"dask"`` runs the chunks on a dask.distributed cluster (``scheduler`` address; with
+        no address, the current client, or else a local cluster); it needs the ``dask`` extra.
+    engine
+        ``"auto"`` (vectorised when it supports the model and trial, else DES), ``"vectorized"`` or ``"des"``.
+    progress
+        Called as ``progress(done, total)`` (replicates) after each chunk.
+
+    Returns
+    -------
+    MonteCarloResult
+    """
+    workers = _check_run_args(n_replicates, n_jobs, backend)
+    root = root_sequence(seed)
+    pairs = [(m, t, choose_engine(m, t, detail=design.needs_detail and k == 0, engine=engine))
+             for k, (m, t) in enumerate(design.simulated_trials(model, trial))]
+    bounds = chunk_bounds(int(n_replicates), CHUNK_SIZE)
+    tasks = [(pairs, design, trial, root, c, start, stop) for c, (start, stop) in enumerate(bounds)]
+    began = time.perf_counter()
+    parts, used = _execute(tasks, workers, backend, scheduler, progress, int(n_replicates))
+    outcome = DesignOutcome.concatenate(parts)
+    return MonteCarloResult(outcome=outcome, seed=root_entropy(root),
+                            engine="+".join(dict.fromkeys(p[2] for p in pairs)), n_replicates=int(n_replicates),
+                            n_chunks=len(bounds), backend=backend if used > 1 else "in-process", n_workers=used,
+                            elapsed_seconds=time.perf_counter() - began)
+
+
+def _execute(tasks, workers, backend, scheduler, progress, total) -> tuple[list[DesignOutcome], int]:
+    parts: list[DesignOutcome] = []
+    done = 0
+
+    def report(part: DesignOutcome) -> None:
+        nonlocal done
+        parts.append(part)
+        done += part.n_replicates
+        if progress is not None:
+            progress(done, total)
+
+    if backend == "dask":
+        _run_on_dask(tasks, scheduler, report)
+        return parts, -1
+    if workers == 1 or len(tasks) == 1 or backend == "sequential":
+        for task in tasks:
+            report(run_chunk(*task))
+        return parts, 1
+    # Time the first chunk in-process: a pool is only worth starting for what would take longer
+    t0 = time.perf_counter()
+    report(run_chunk(*tasks[0]))
+    rest = tasks[1:]
+    if (time.perf_counter() - t0) * len(rest) < _POOL_WORTH_SECONDS:
+        for task in rest:
+            report(run_chunk(*task))
+        return parts, 1
+    from joblib import Parallel, delayed
+
+    used = min(workers, len(rest))
+    with Parallel(n_jobs=used, backend=backend, return_as="generator") as parallel:
+        for part in parallel(delayed(run_chunk)(*task) for task in rest):
+            report(part)
+    return parts, used
+
+
+def _run_on_dask(tasks, scheduler, report) -> None:
+    try:
+        from distributed import Client, get_client
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise InputError("backend 'dask' needs dask.distributed: pip install 'trialsim[dask]'") from None
+    from joblib import Parallel, delayed, parallel_config
+
+    own = None
+    if scheduler is not None:
+        try:
+            own = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"`--scheduler` {scheduler!r}: cannot connect to a dask scheduler ({exc})") from None
+    else:
+        try:
+            get_client()
+        except ValueError:
+            own = Client(processes=False)
+    try:
+        with parallel_config(backend="dask"):
+            for part in Parallel(n_jobs=-1, return_as="generator")(delayed(run_chunk)(*t) for t in tasks):
+                report(part)
+    finally:
+        if own is not None:
+            own.close()

@@ -1,0 +1,417 @@
+"""Power and sample size by simulation, with Monte Carlo error and the analytic answer beside it.
+
+:func:`power` simulates R trials (``montecarlo.run``), applies the design's test to each and reports the
+rejection rate with its Monte Carlo standard error ``sqrt(p (1 - p) / R)`` and a 95% Wilson interval, the
+mean number of deaths and trial duration, and the closed-form power for the same trial
+(:func:`trialsim._formulas.design_power`). :func:`sample_size` solves the same calculation for n.
+
+The analytic formulas (Schoenfeld, Freedman, Lachin-Foulkes, exact binomial, two proportions) live in
+``_formulas.py`` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+from scipy import stats
+
+from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_rejection_region,
+                        design_power, expected_events, freedman_events, lachin_foulkes, schoenfeld_events,
+                        schoenfeld_power, two_proportion_power)
+from .designs import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .exceptions import InputError
+from .model import DiseaseModel, Trial
+
+__all__ = [
+    "PowerResult",
+    "SampleSizeResult",
+    "power",
+    "sample_size",
+    "wilson_interval",
+    "schoenfeld_events",
+    "freedman_events",
+    "schoenfeld_power",
+    "lachin_foulkes",
+    "LachinFoulkesResult",
+    "binomial_power",
+    "binomial_rejection_region",
+    "two_proportion_power",
+    "design_power",
+    "expected_events",
+    "AnalyticPower",
+]
+
+_Z95 = float(stats.norm.ppf(0.975))
+
+
+def wilson_interval(successes: int, n: int, confidence_level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good near 0 and 1, unlike p +- 1.96 se)."""
+    z = float(stats.norm.ppf(0.5 + confidence_level / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PowerResult:
+    """Simulated power of one design at one trial size, with its Monte Carlo error.
+
+    Attributes
+    ----------
+    power, standard_error, ci_low, ci_high
+        Rejection rate over the replicates, its Monte Carlo standard error ``sqrt(p (1 - p) / R)`` and a 95%
+        Wilson interval.
+    n, n_replicates, seed
+        Patients in the trial, simulated trials, and the root seed that reproduces them.
+    expected_events, mean_duration
+        Mean deaths observed at the analysis, and mean calendar time of the analysis (weeks).
+    analytic_power, analytic_method, analytic_events, hazard_ratio
+        The closed-form power for the same trial, the formula, the expected deaths and hazard ratio it used.
+    n_degenerate
+        Replicates whose statistic was degenerate (no deaths, an empty arm); they count as not rejecting.
+    """
+
+    power: float
+    standard_error: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_replicates: int
+    seed: int
+    expected_events: float
+    mean_duration: float
+    analytic_power: float
+    analytic_method: str
+    analytic_events: float
+    hazard_ratio: float
+    n_successes: int
+    n_degenerate: int
+    design: str
+    alpha: float
+    sided: int
+    engine: str
+    elapsed_seconds: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SampleSizeResult:
+    """Smallest trial size whose simulated power reaches the target.
+
+    ``n`` is a multiple of the allocation block; ``power_at_n`` reaches ``target_power`` and ``power_below``
+    (at ``n_below = n - block``) does not, each with its Monte Carlo standard error (both estimated with the
+    same seed: common random numbers). ``analytic_n`` is the smallest size whose analytic power reaches the
+    target. For exact tests whose power is a saw-tooth in n, ``n_smallest`` is the smallest working n and
+    ``n_stable`` the smallest n from which every larger n (checked up to ``checked_up_to``) works; both from the
+    exact power (``None`` for other designs). ``evaluations`` lists every (n, replicates, power, se) simulated.
+    """
+
+    n: int
+    target_power: float
+    power_at_n: float
+    standard_error_at_n: float
+    n_below: int
+    power_below: float
+    standard_error_below: float
+    analytic_n: int | None
+    analytic_power_at_n: float
+    n_replicates: int
+    seed: int
+    block: int
+    design: str
+    n_smallest: int | None = None
+    n_stable: int | None = None
+    checked_up_to: int | None = None
+    evaluations: tuple[tuple[int, int, float, float], ...] = ()
+    converged: bool = True
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["evaluations"] = [dict(zip(("n", "n_replicates", "power", "standard_error"), row))
+                              for row in self.evaluations]
+        return out
+
+
+def _default_model(trial: Trial | None) -> DiseaseModel:
+    from .ctdmas import default_model
+
+    return default_model(float(trial.follow_up) if trial is not None else 8.0)
+
+
+def _check_replicates(n_replicates) -> int:
+    if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
+        raise InputError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
+    return int(n_replicates)
+
+
+def power(model: DiseaseModel | None = None, trial: Trial | None = None, design: Design | None = None, *,
+          n: int | None = None, n_replicates: int = 10_000, seed: int | None = None, n_jobs: int | None = None,
+          backend: str = "loky", scheduler: str | None = None, engine: str = "auto",
+          progress: Callable[[int, int], None] | None = None) -> PowerResult:
+    """Simulated power of ``design`` for ``trial`` under ``model``.
+
+    Parameters
+    ----------
+    model
+        Disease model (default: the calibrated CTD-MAS model at the trial's horizon).
+    trial
+        Trial (default: :func:`trialsim.ctdmas.default_trial` with ``n`` patients, 40 if not given).
+    design
+        Analysis rule (default: :class:`~trialsim.designs.TwoArmDesign`, log-rank, two-sided 0.05).
+    n
+        Trial size; replaces ``trial.n`` when both are given.
+    n_replicates, seed, n_jobs, backend, scheduler, engine, progress
+        Passed to :func:`trialsim.montecarlo.run`.
+
+    Returns
+    -------
+    PowerResult
+
+    Notes
+    -----
+    Power is the share of simulated trials whose test rejects at ``alpha``; its Monte Carlo standard error is
+    :math:`\\sqrt{\\hat p (1 - \\hat p) / R}`. The analytic power beside it uses the model's exact survival
+    functions and the formulas of :func:`trialsim._formulas.design_power`.
+
+    Examples
+    --------
+    >>> from trialsim.model import DiseaseModel, ParametricArm, Trial
+    >>> arms = (ParametricArm.from_survival(0.95, 8.0), ParametricArm.from_survival(0.62, 8.0))
+    >>> model = DiseaseModel(arms=arms, arm_names=("treatment", "control"))
+    >>> result = power(model, Trial(n=40), n_replicates=2000, seed=1, n_jobs=1)
+    >>> 0.7 < result.power < 0.88 and round(result.analytic_power, 3)
+    0.905
+    """
+    from .montecarlo import run
+
+    n_replicates = _check_replicates(n_replicates)
+    if trial is None:
+        from .ctdmas import default_trial
+
+        trial = default_trial(40 if n is None else n)
+    elif n is not None and n != trial.n:
+        try:
+            trial = replace(trial, n=n)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    model = _default_model(trial) if model is None else model
+    design = TwoArmDesign() if design is None else design
+    mc = run(model, trial, design, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, backend=backend,
+             scheduler=scheduler, engine=engine, progress=progress)
+    analytic = design_power(model, trial, design)
+    return _summarise(mc, trial, design, analytic)
+
+
+def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> PowerResult:
+    out = mc.outcome
+    r = out.n_replicates
+    k = int(out.success.sum())
+    p = k / r
+    low, high = wilson_interval(k, r)
+    return PowerResult(power=p, standard_error=math.sqrt(p * (1 - p) / r), ci_low=low, ci_high=high,
+                       n=int(trial.n), n_replicates=r, seed=mc.seed, expected_events=float(out.n_events.mean()),
+                       mean_duration=float(out.duration.mean()), analytic_power=analytic.power,
+                       analytic_method=analytic.method, analytic_events=analytic.n_events,
+                       hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=int(out.degenerate.sum()),
+                       design=design.describe(), alpha=design.alpha, sided=design.sided, engine=mc.engine,
+                       elapsed_seconds=mc.elapsed_seconds)
+
+
+# ------------------------------------------------------------------------------------------- sample size
+
+
+def _sized(template: Trial, n: int) -> Trial:
+    changes: dict = {"n": int(n)}
+    if template.analysis == "events" and template.target_events > n:
+        raise InputError(f"`n` ({n}) must be at least the target number of events ({template.target_events})")
+    return replace(template, **changes)
+
+
+def _analytic_n(model, template, design, target, block, n_lo, n_max) -> tuple[int | None, float]:
+    """Smallest multiple of ``block`` in [n_lo, n_max] whose analytic power reaches ``target``."""
+    n = n_lo
+    while n <= n_max:
+        value = design_power(model, _sized(template, n), design).power
+        if value >= target:
+            return n, value
+        n += block
+    return None, float("nan")
+
+
+def _exact_sawtooth(model, template, design, target, n_max) -> tuple[int | None, int | None, int]:
+    """(smallest n that works, smallest n from which all larger n up to the bound work, the bound)."""
+    first = None
+    powers = {}
+    for n in range(1, n_max + 1):
+        powers[n] = design_power(model, _sized(template, n), design).power
+        if first is None and powers[n] >= target:
+            first = n
+            break
+    if first is None:
+        return None, None, n_max
+    bound = min(n_max, max(2 * first, first + 50))
+    for n in range(first + 1, bound + 1):
+        powers[n] = design_power(model, _sized(template, n), design).power
+    stable = bound
+    while stable - 1 >= first and powers[stable - 1] >= target:
+        stable -= 1
+    return first, stable, bound
+
+
+def sample_size(model: DiseaseModel | None = None, design: Design | None = None, *, target_power: float = 0.8,
+                trial: Trial | None = None, n_replicates: int = 10_000, seed: int | None = None,
+                n_min: int | None = None, n_max: int = 2000, n_jobs: int | None = None, backend: str = "loky",
+                scheduler: str | None = None, engine: str = "auto",
+                progress: Callable[[int, int], None] | None = None) -> SampleSizeResult:
+    """Smallest n (a multiple of the allocation block) whose simulated power reaches ``target_power``.
+
+    Parameters
+    ----------
+    model, design
+        As in :func:`power` (defaults: the calibrated CTD-MAS model, two-arm log-rank).
+    target_power
+        Power to reach, in (0, 1).
+    trial
+        Template trial (its ``n`` is ignored; default: :func:`trialsim.ctdmas.default_trial`).
+    n_replicates
+        Replicates of the final confirmation at n and at n - block (the search uses at most 2,000).
+    seed
+        Root seed, the same at every n (common random numbers across n).
+    n_min, n_max
+        Search range (``n_min`` default: one block, or the target events for event-driven analyses).
+
+    Returns
+    -------
+    SampleSizeResult
+
+    Notes
+    -----
+    The search starts at the analytic n, brackets the answer with doubling steps and bisects it with
+    modest replicates, then walks one block at a time at full replicates until the power at n reaches the
+    target and the power at n - block does not. Because each n reuses the same seed, neighbouring estimates
+    share most of their random numbers and their difference is far more precise than either alone; still,
+    the answer is exact only up to the Monte Carlo error reported beside it.
+
+    For the single-arm exact binomial design the power is a saw-tooth in n: the result also reports, from the
+    exact power, the smallest n that works (``n_smallest``) and the smallest n from which every larger n works
+    (``n_stable``).
+    """
+    from .montecarlo import run
+
+    if not isinstance(target_power, (int, float)) or isinstance(target_power, bool) or not 0 < target_power < 1:
+        raise InputError(f"`target_power` must be in (0, 1); got {target_power!r}")
+    n_replicates = _check_replicates(n_replicates)
+    if trial is None:
+        from .ctdmas import default_trial
+
+        trial = default_trial(40)
+    model = _default_model(trial) if model is None else model
+    design = TwoArmDesign() if design is None else design
+    template = design.prepare_trial(trial)
+    block = sum(template.allocation)
+    floor = block
+    if template.analysis == "events":
+        floor = block * math.ceil(template.target_events / block)
+    n_lo = floor if n_min is None else max(floor, block * math.ceil(n_min / block))
+    if not isinstance(n_max, (int, np.integer)) or n_max < n_lo:
+        raise InputError(f"`n_max` must be an integer >= {n_lo}; got {n_max!r}")
+    n_hi = block * (int(n_max) // block)
+    # Run with a fixed seed so that every n shares the same random numbers
+    from .seeding import root_entropy, root_sequence
+
+    seed_value = root_entropy(root_sequence(seed))
+    cache: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def simulate(n: int, reps: int) -> tuple[float, float]:
+        key = (n, reps)
+        if key not in cache:
+            mc = run(model, _sized(template, n), design, n_replicates=reps, seed=seed_value, n_jobs=n_jobs,
+                     backend=backend, scheduler=scheduler, engine=engine, progress=progress)
+            p = float(mc.outcome.success.mean())
+            cache[key] = (p, math.sqrt(p * (1 - p) / reps))
+        return cache[key]
+
+    analytic_n, _ = _analytic_n(model, template, design, target_power, block, n_lo, n_hi)
+    n_smallest = n_stable = checked = None
+    exact = isinstance(design, SingleArmDesign) and design.test == "binomial" and \
+        template.analysis == "complete" and not any(template.dropout_hazard)
+    if exact:
+        n_smallest, n_stable, checked = _exact_sawtooth(model, template, design, target_power, n_hi)
+
+    coarse = min(n_replicates, 2000)
+    start = analytic_n if analytic_n is not None else n_lo
+    start = min(max(start, n_lo), n_hi)
+    n, converged = _search(simulate, start, coarse, n_replicates, target_power, block, n_lo, n_hi)
+    p_n, se_n = simulate(n, n_replicates)
+    below = n - block
+    p_b, se_b = simulate(below, n_replicates) if below >= n_lo else (float("nan"), float("nan"))
+    note = ""
+    if not converged:
+        note = (f"the simulated power does not reach {target_power:g} for n <= {n_hi}" if p_n < target_power
+                else "the search stopped before the power at n - block fell below the target")
+    analytic_at_n = design_power(model, _sized(template, n), design).power
+    evaluations = tuple(sorted((k[0], k[1], v[0], v[1]) for k, v in cache.items()))
+    return SampleSizeResult(n=n, target_power=float(target_power), power_at_n=p_n, standard_error_at_n=se_n,
+                            n_below=below, power_below=p_b, standard_error_below=se_b, analytic_n=analytic_n,
+                            analytic_power_at_n=analytic_at_n, n_replicates=n_replicates, seed=seed_value,
+                            block=block, design=design.describe(), n_smallest=n_smallest, n_stable=n_stable,
+                            checked_up_to=checked, evaluations=evaluations, converged=converged, note=note)
+
+
+def _search(simulate, start: int, coarse: int, full: int, target: float, block: int, n_lo: int,
+            n_hi: int) -> tuple[int, bool]:
+    """Bracket and bisect with ``coarse`` replicates, then settle with ``full`` replicates. Returns (n, ok)."""
+    def reaches(n: int, reps: int) -> bool:
+        return simulate(n, reps)[0] >= target
+
+    # Bracket with doubling steps: lo fails (or lies below the range), hi reaches
+    step = block
+    if reaches(start, coarse):
+        hi = start
+        while True:
+            lo = hi - step
+            if lo < n_lo:
+                lo = n_lo - block
+                break
+            if not reaches(lo, coarse):
+                break
+            hi, step = lo, 2 * step
+    else:
+        lo = start
+        while True:
+            hi = lo + step
+            if hi >= n_hi:
+                hi = n_hi
+                if not reaches(hi, coarse):
+                    return n_hi, False
+                break
+            if reaches(hi, coarse):
+                break
+            lo, step = hi, 2 * step
+    # Bisect on multiples of block: invariant lo fails (or lo < n_lo), hi reaches
+    while hi - lo > block:
+        mid = lo + block * ((hi - lo) // (2 * block))
+        if reaches(mid, coarse):
+            hi = mid
+        else:
+            lo = mid
+    # Settle at full replicates: n reaches, n - block does not
+    n = hi
+    for _ in range(50):
+        if not reaches(n, full):
+            if n + block > n_hi:
+                return n, False
+            n += block
+            continue
+        if n - block >= n_lo and reaches(n - block, full):
+            n -= block
+            continue
+        return n, True
+    return n, False
