@@ -459,11 +459,11 @@ def design_power(model, trial, design) -> AnalyticPower:
         if design.endpoint == "survival":
             hr = average_hazard_ratio(model, horizon)
             if hr == 1.0:
-                return AnalyticPower(power=float(alpha), method="schoenfeld", n_events=expected_events(model, trial),
+                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=expected_events(model, trial),
                                      hazard_ratio=1.0)
             d = expected_events(model, trial)
             return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided, allocation_ratio=a_t / a_c),
-                                 method="schoenfeld", n_events=d, hazard_ratio=hr)
+                                 method="Schoenfeld", n_events=d, hazard_ratio=hr)
         if design.endpoint == "survival_binary":
             p = [float(arm_survival(model, i, [horizon])[0]) for i in (0, 1)]
             known = [math.exp(-trial.dropout_hazard[i] * horizon) for i in (0, 1)]
@@ -498,10 +498,10 @@ def design_power(model, trial, design) -> AnalyticPower:
             d_t = single.n * event_probability(model, single, design.arm)[0]
             d = d_t + m * (1.0 - p_c)
             if hr == 1.0:
-                return AnalyticPower(power=float(alpha), method="schoenfeld", n_events=d_t, hazard_ratio=1.0)
+                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=d_t, hazard_ratio=1.0)
             return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided,
                                                         allocation_ratio=single.n / m),
-                                 method="schoenfeld", n_events=d_t, hazard_ratio=hr)
+                                 method="Schoenfeld", n_events=d_t, hazard_ratio=hr)
         known = math.exp(-single.dropout_hazard[0] * horizon)
         return AnalyticPower(power=two_proportion_power(p_t, p_c, single.n * known, m, alpha=alpha, sided=sided),
                              method="two proportions (normal)")

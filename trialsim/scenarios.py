@@ -88,7 +88,7 @@ def find_scenario(name_or_path: str | Path):
 def read_scenario(name_or_path: str | Path) -> tuple[dict, str]:
     """(raw TOML data, label of the source for messages)."""
     found = find_scenario(name_or_path)
-    label = f"scenario {found.name[:-5]!r}" if not isinstance(found, Path) else str(found)
+    label = f"scenario {str(name_or_path)!r}" if str(name_or_path) in builtin_scenarios() else str(found)
     try:
         data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
