@@ -26,6 +26,7 @@ __all__ = [
     "LachinFoulkesResult",
     "binomial_power",
     "binomial_rejection_region",
+    "binomial_pvalues",
     "two_proportion_power",
 ]
 
@@ -268,27 +269,31 @@ def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_ti
 # ------------------------------------------------------------------------------------ binary endpoints
 
 
-def binomial_rejection_region(n: int, p_null: float, *, alpha: float, sided: int = 1) -> np.ndarray:
-    """Boolean array over x = 0..n: True where the exact binomial test of ``p = p_null`` rejects.
+def binomial_pvalues(n: int, p_null: float, *, sided: int = 1) -> np.ndarray:
+    """Exact binomial p-values for every outcome x = 0..n of a test of ``p = p_null``.
 
-    One-sided tests reject for large x (H1: p > p_null): ``P(X >= x | p_null) <= alpha``. Two-sided tests use
-    the p-value of R's ``binom.test`` (the sum of the probabilities of all outcomes no more likely than x,
-    with relative tolerance 1e-7).
+    One-sided tests look for large x (H1: p > p_null): ``P(X >= x | p_null)``. Two-sided p-values are those
+    of R's ``binom.test``: the total probability of the outcomes no more likely than x (relative tolerance
+    1e-7).
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"`n` must be a positive integer; got {n!r}")
     p0 = _check_probability("p_null", p_null)
-    alpha, sided = _check_probability("alpha", alpha), _check_sided(sided)
+    sided = _check_sided(sided)
     x = np.arange(n + 1)
     if sided == 1:
-        pvalue = stats.binom.sf(x - 1, n, p0)
-    else:
-        pmf = stats.binom.pmf(x, n, p0)
-        order = np.sort(pmf)
-        cumulative = np.cumsum(order)
-        idx = np.searchsorted(order, pmf * (1 + 1e-7), side="right") - 1
-        pvalue = np.minimum(1.0, cumulative[idx])
-    return pvalue <= alpha
+        return np.minimum(1.0, stats.binom.sf(x - 1, n, p0))
+    pmf = stats.binom.pmf(x, n, p0)
+    order = np.sort(pmf)
+    cumulative = np.cumsum(order)
+    idx = np.searchsorted(order, pmf * (1 + 1e-7), side="right") - 1
+    return np.minimum(1.0, cumulative[idx])
+
+
+def binomial_rejection_region(n: int, p_null: float, *, alpha: float, sided: int = 1) -> np.ndarray:
+    """Boolean array over x = 0..n: True where the exact binomial test of ``p = p_null`` rejects at ``alpha``."""
+    alpha = _check_probability("alpha", alpha)
+    return binomial_pvalues(n, p_null, sided=sided) <= alpha
 
 
 def binomial_power(n: int, p_null: float, p_alternative: float, *, alpha: float, sided: int = 1) -> float:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_rejection_region,
+from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_pvalues, binomial_rejection_region,
                         design_power, expected_events, freedman_events, lachin_foulkes, schoenfeld_events,
                         schoenfeld_power, two_proportion_power)
 from .designs import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
@@ -38,6 +38,7 @@ __all__ = [
     "LachinFoulkesResult",
     "binomial_power",
     "binomial_rejection_region",
+    "binomial_pvalues",
     "two_proportion_power",
     "design_power",
     "expected_events",

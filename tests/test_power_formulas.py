@@ -1,0 +1,171 @@
+"""Analytic sample size and power: reference values, limits, round trips."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, stats
+
+from trialsim.power import (binomial_power, binomial_pvalues, binomial_rejection_region, freedman_events, lachin_foulkes,
+                            schoenfeld_events, schoenfeld_power, two_proportion_power)
+
+# SS-01, SS-02 (shared/references/README.md): one-sided alpha 0.025, 1:1 unless stated. Tolerance 1e-6 relative.
+SS = [
+    # hazard ratio, power, allocation ratio, Schoenfeld, Freedman (None: not given)
+    (0.7, 0.90, 1.0, 330.377914, 337.405029),
+    (0.5, 0.90, 1.0, 87.479298, 94.566808),
+    (0.6, 0.80, 1.0, 120.315704, 125.582076),
+    (0.7, 0.90, 2.0, 371.6751532, None),
+]
+
+
+@pytest.mark.parametrize("hr, target, ratio, schoenfeld, freedman", SS)
+def test_events_match_ss01_ss02(hr, target, ratio, schoenfeld, freedman):
+    got = schoenfeld_events(hr, alpha=0.025, power=target, allocation_ratio=ratio)
+    assert got == pytest.approx(schoenfeld, rel=1e-6)
+    if freedman is not None:
+        assert freedman_events(hr, alpha=0.025, power=target, allocation_ratio=ratio) == pytest.approx(freedman,
+                                                                                                       rel=1e-6)
+
+
+def test_two_sided_alpha_equals_one_sided_half():
+    # A two-sided test at 0.05 needs the events of a one-sided test at 0.025 (the other tail ignored)
+    assert schoenfeld_events(0.7, alpha=0.05, power=0.9, sided=2) == pytest.approx(
+        schoenfeld_events(0.7, alpha=0.025, power=0.9), rel=1e-12)
+
+
+def test_power_from_events_inverts_events():
+    d = schoenfeld_events(0.6, alpha=0.025, power=0.8)
+    assert schoenfeld_power(0.6, d, alpha=0.025) == pytest.approx(0.8, rel=1e-10)
+    # Symmetric in HR <-> 1/HR, and alpha under the null (two-sided counts both tails)
+    assert schoenfeld_power(1 / 0.6, d, alpha=0.025) == pytest.approx(0.8, rel=1e-10)
+    assert schoenfeld_power(1.0, 50, alpha=0.05, sided=2) == pytest.approx(0.05, rel=1e-12)
+
+
+def test_design_note_numbers():
+    # DESIGN.md: n = 40, S(8) 0.95 vs 0.62 exponential, everyone followed to week 8: Schoenfeld promises ~90%
+    d = 20 * (1 - 0.95) + 20 * (1 - 0.62)
+    hr = math.log(0.95) / math.log(0.62)
+    assert schoenfeld_power(hr, d, alpha=0.05, sided=2) == pytest.approx(0.905, abs=0.001)
+
+
+# BIN-01 (R power.prop.test): n 50 per group, p 0.50 vs 0.75, two-sided 0.05 -> power 0.7401659013
+def test_two_proportion_power_matches_bin01():
+    assert two_proportion_power(0.5, 0.75, 50, 50, alpha=0.05) == pytest.approx(0.7401659013, rel=1e-8)
+
+
+def test_two_proportion_power_at_bin01_sample_size():
+    # BIN-01: n per group 76.70693011 gives power 0.90 exactly (power.prop.test solves the same equation)
+    assert two_proportion_power(0.5, 0.75, 76.70693011, 76.70693011, alpha=0.05) == pytest.approx(0.9, rel=1e-8)
+
+
+# ------------------------------------------------------------------------------------------- Lachin-Foulkes
+
+
+def _numeric_event_probability(hazard, dropout, accrual, study):
+    """P(death observed) by direct integration over uniform entry: the definition, not the closed form."""
+    def given_entry(e):
+        window = study - e
+        return hazard / (hazard + dropout) * (1 - math.exp(-(hazard + dropout) * window))
+
+    if accrual == 0:
+        return given_entry(0.0)
+    return integrate.quad(given_entry, 0, accrual)[0] / accrual
+
+
+@pytest.mark.parametrize("accrual, study, dropout", [(0.5, 2.0, 0.1), (12.0, 24.0, 0.0), (0.0, 8.0, 0.05)])
+def test_lachin_foulkes_event_probabilities_are_the_integral(accrual, study, dropout):
+    res = lachin_foulkes(0.2, 0.1, accrual_time=accrual, study_time=study, dropout_hazard=dropout, alpha=0.025,
+                         power=0.9)
+    pooled = 0.5 * 0.2 + 0.5 * 0.1
+    for got, h in zip(res.event_probability, (0.2, 0.1, pooled)):
+        assert got == pytest.approx(_numeric_event_probability(h, dropout, accrual, study), rel=1e-9)
+
+
+def test_lachin_foulkes_formula_by_hand():
+    # The formula of Lachin & Foulkes (1986) eq. (4.3) with phi = lambda^2 / P(event), written out here
+    lc, lt, r = 0.2, 0.1, 2.0
+    res = lachin_foulkes(lc, lt, accrual_time=0.5, study_time=2.0, dropout_hazard=0.1, alpha=0.025, power=0.9,
+                         allocation_ratio=r)
+    qt, qc = r / (1 + r), 1 / (1 + r)
+    pooled = qc * lc + qt * lt
+    p = [_numeric_event_probability(h, 0.1, 0.5, 2.0) for h in (lc, lt, pooled)]
+    za, zb = stats.norm.ppf(0.975), stats.norm.ppf(0.9)
+    root = za * math.sqrt(pooled ** 2 / p[2] * (1 / qc + 1 / qt)) + zb * math.sqrt(lc ** 2 / p[0] / qc
+                                                                                      + lt ** 2 / p[1] / qt)
+    n = root ** 2 / (lc - lt) ** 2
+    assert res.n_subjects == pytest.approx(n, rel=1e-9)
+    assert res.n_events == pytest.approx(n * (qc * p[0] + qt * p[1]), rel=1e-9)
+
+
+def test_lachin_foulkes_accrual_limit_is_continuous():
+    near = lachin_foulkes(0.2, 0.1, accrual_time=1e-7, study_time=3.0, alpha=0.025, power=0.9)
+    at = lachin_foulkes(0.2, 0.1, accrual_time=0.0, study_time=3.0, alpha=0.025, power=0.9)
+    assert near.n_subjects == pytest.approx(at.n_subjects, rel=1e-6)
+    assert at.n_subjects_integer() % 2 == 0 and at.n_subjects_integer() >= at.n_subjects
+
+
+def test_lachin_foulkes_more_followup_needs_fewer_patients_same_events_order():
+    short = lachin_foulkes(0.2, 0.1, accrual_time=1.0, study_time=2.0, alpha=0.025, power=0.9)
+    long = lachin_foulkes(0.2, 0.1, accrual_time=1.0, study_time=6.0, alpha=0.025, power=0.9)
+    assert long.n_subjects < short.n_subjects
+    # With everyone followed until death the events approach the hazard-difference requirement from below
+    assert long.n_events < long.n_subjects
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lambda_control=0.2, lambda_treatment=0.2), "must differ"),
+    (dict(lambda_control=-1.0, lambda_treatment=0.2), "lambda_control"),
+    (dict(lambda_control=0.2, lambda_treatment=0.1, accrual_time=5.0, study_time=2.0), "study_time"),
+])
+def test_lachin_foulkes_validates(kwargs, message):
+    base = dict(accrual_time=1.0, study_time=3.0, alpha=0.025, power=0.9)
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        lachin_foulkes(base.pop("lambda_control"), base.pop("lambda_treatment"), **base)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: schoenfeld_events(1.0, alpha=0.05, power=0.8), "hazard_ratio"),
+    (lambda: schoenfeld_events(0.7, alpha=1.5, power=0.8), "alpha"),
+    (lambda: freedman_events(0.7, alpha=0.05, power=0.8, sided=3), "sided"),
+    (lambda: schoenfeld_events(0.7, alpha=0.05, power=0.8, allocation_ratio=0), "allocation_ratio"),
+])
+def test_formulas_name_the_bad_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ------------------------------------------------------------------------------------------- exact binomial
+
+
+def _brute_force_power(n, p0, p1, alpha, sided):
+    alternative = "greater" if sided == 1 else "two-sided"
+    return sum(stats.binom.pmf(x, n, p1) for x in range(n + 1)
+               if stats.binomtest(x, n, p0, alternative=alternative).pvalue <= alpha)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60), p0=st.floats(0.05, 0.95), p1=st.floats(0.0, 1.0), sided=st.sampled_from([1, 2]))
+def test_binomial_power_equals_scipy_binomtest_loop(n, p0, p1, sided):
+    assert binomial_power(n, p0, p1, alpha=0.05, sided=sided) == pytest.approx(
+        _brute_force_power(n, p0, p1, 0.05, sided), abs=1e-12)
+
+
+def test_binomial_pvalues_match_bin03():
+    # BIN-03 (R binom.test), tolerance 1e-8: 19/20 vs 0.70 one-sided 0.0076372598, two-sided 0.0127754213;
+    # 682/925 vs 0.75 two-sided 0.3824915596
+    assert binomial_pvalues(20, 0.70, sided=1)[19] == pytest.approx(0.0076372598, abs=1e-8)
+    assert binomial_pvalues(20, 0.70, sided=2)[19] == pytest.approx(0.0127754213, abs=1e-8)
+    assert binomial_pvalues(925, 0.75, sided=2)[682] == pytest.approx(0.3824915596, abs=1e-8)
+    region = binomial_rejection_region(20, 0.70, alpha=0.01, sided=1)
+    assert region[19] and not region[16]
+
+
+def test_binomial_power_is_a_sawtooth():
+    # The exact test's power is not monotone in n: somewhere it drops when n grows by one
+    powers = [binomial_power(n, 0.62, 0.85, alpha=0.05, sided=1) for n in range(10, 60)]
+    assert any(b < a for a, b in zip(powers, powers[1:]))
+    assert powers[-1] > powers[0]
