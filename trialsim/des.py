@@ -41,7 +41,7 @@ A visit at week ``v`` is observed when ``v <= follow_up`` and the patient is ali
 (not lost, not past the data cut; a visit exactly at the cut is observed). A patient whose death was observed
 shows DEAD (3) at every later visit with ``v <= follow_up`` whose calendar date ``entry + v`` is not after the
 data cut (no cut: every such visit). Patients enrolled after the data cut have time 0, no event, reason
-DATA_CUT, and no detail (``dose_start`` NaN).
+DATA_CUT and nothing observed (``dose_start`` NaN).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
         residual, u_hazard = run.infection_e[g], 0.0
         u_infection = residual / hazard if hazard > 0 else _INF
     if log is not None:
-        log.append((tr.replicate, env.now, patient, "enrolled", run.arm_names[arm]))
+        log.append((tr.replicate, entry, patient, "enrolled", run.arm_names[arm]))
     while True:
         # Ties: a visit at the same time as the end of follow-up is observed (v <= follow_up).
         if u_visit <= u_next and u_visit <= u_infection and u_visit <= stop:
@@ -151,7 +151,7 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
             dose *= factors[state]
             dose_out[base + j] = dose
             if log is not None:
-                log.append((tr.replicate, env.now, patient, "visit", f"week {visits[j]:g}: {_STATE_NAMES[state]}"))
+                log.append((tr.replicate, entry + u, patient, "visit", f"week {visits[j]:g}: {_STATE_NAMES[state]}"))
             if dose_dependent and not infected and hazard0 > 0:
                 # Piecewise-constant hazard: spend the cumulative hazard used so far, rescale the rest.
                 residual -= hazard * (u - u_hazard)
@@ -168,13 +168,13 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
             if dest == DEAD:
                 run.time[g], run.event[g], run.reason[g] = u, True, DIED
                 if log is not None:
-                    log.append((tr.replicate, env.now, patient, "death", _STATE_NAMES[state]))
+                    log.append((tr.replicate, entry + u, patient, "death", _STATE_NAMES[state]))
                 tr.n_deaths += 1
                 if tr.n_deaths == run.target_events:
-                    tr.cut = env.now
+                    tr.cut = entry + u  # not env.now: the clock sums delays, rounding differently
                 return
             if log is not None:
-                log.append((tr.replicate, env.now, patient, "transition",
+                log.append((tr.replicate, entry + u, patient, "transition",
                             f"{_STATE_NAMES[state]}->{_STATE_NAMES[dest]}"))
             state, rate = dest, total[dest]
             if k == POOL_SIZE:
@@ -186,11 +186,11 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
             run.infection_time[g] = u
             u_infection, infected = _INF, True
             if log is not None:
-                log.append((tr.replicate, env.now, patient, "infection", _STATE_NAMES[state]))
+                log.append((tr.replicate, entry + u, patient, "infection", _STATE_NAMES[state]))
         else:
             run.time[g], run.reason[g] = u, stop_reason
             if log is not None:
-                log.append((tr.replicate, env.now, patient, _REASON_EVENT[stop_reason], _STATE_NAMES[state]))
+                log.append((tr.replicate, entry + u, patient, _REASON_EVENT[stop_reason], _STATE_NAMES[state]))
             return
 
 
@@ -198,7 +198,7 @@ def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, e
     """A patient of a :class:`ParametricArm` arm: death at a pre-drawn time unless follow-up ends first."""
     log = run.log
     if log is not None:
-        log.append((tr.replicate, env.now, patient, "enrolled", run.arm_names[run.arm[g]]))
+        log.append((tr.replicate, entry, patient, "enrolled", run.arm_names[run.arm[g]]))
     u_death, stop = run.death_time[g], run.stop[g]
     yield env.timeout(u_death if u_death < stop else stop)
     if tr.cut is not None:
@@ -207,14 +207,14 @@ def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, e
     if u_death < stop:
         run.time[g], run.event[g], run.reason[g] = u_death, True, DIED
         if log is not None:
-            log.append((tr.replicate, env.now, patient, "death", ""))
+            log.append((tr.replicate, entry + u_death, patient, "death", ""))
         tr.n_deaths += 1
         if tr.n_deaths == run.target_events:
-            tr.cut = env.now
+            tr.cut = entry + u_death
     else:
         run.time[g], run.reason[g] = stop, run.stop_reason[g]
         if log is not None:
-            log.append((tr.replicate, env.now, patient, _REASON_EVENT[run.stop_reason[g]], ""))
+            log.append((tr.replicate, entry + stop, patient, _REASON_EVENT[run.stop_reason[g]], ""))
 
 
 _REASON_EVENT = {END_OF_FOLLOW_UP: "end_of_follow_up", LOST: "lost_to_follow_up"}
@@ -393,14 +393,14 @@ def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail
         return fields
     response, dose = out["response"], out["dose"]
     visits = np.asarray(model.visit_times)
-    dead_shown = (event[:, :, None] & (visits > time[:, :, None]) & (visits <= trial.follow_up)
+    chain = np.asarray([isinstance(a, ArmModel) for a in model.arms])[draws["arm"]]
+    dead_shown = ((event & chain)[:, :, None] & (visits > time[:, :, None]) & (visits <= trial.follow_up)
                   & (entry[:, :, None] + visits <= cut[:, None, None]))
     response[dead_shown] = DEAD
     alive_seen = (response >= NR) & (response <= CR)
     best = np.where(alive_seen, response, -1).max(axis=2).astype(np.int8)
-    dose_start = np.where(enrolled, draws["dose_start"], np.nan)
     fields.update(response=response, dose=dose, best_response=best, infection_time=out["infection_time"],
-                  dose_start=dose_start)
+                  dose_start=np.where(enrolled, draws["dose_start"], np.nan))
     return fields
 
 

@@ -1,0 +1,210 @@
+"""``trialsim simulate``: simulated trials, patient by patient, or a per-arm summary.
+
+Wired into :mod:`trialsim.cli` by ``add_simulate_parser(subparsers)``; the parser's ``run`` default is
+:func:`run_simulate`, which returns the exit status and raises :class:`~trialsim.exceptions.InputError` (one
+line naming the option and the value) for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .exceptions import InputError
+
+__all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
+
+_FORMATS = (".csv", ".parquet")
+#: Field of a model dataclass -> the option that sets it (for error messages).
+_OPTION_OF = {"Trial.n": "--n", "Trial.allocation": "--allocation", "Trial.block_size": "--block-size",
+              "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout",
+              "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events",
+              "Trial.analysis": "--analysis", "Accrual.rate": "--accrual-rate", "Accrual.kind": "--accrual"}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
+    return value
+
+
+def _number(text: str, *, strict: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    ok = value > 0 if strict else value >= 0
+    if not ok or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number {'>' if strict else '>='} 0; got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    return _number(text, strict=True)
+
+
+def _nonneg_float(text: str) -> float:
+    return _number(text, strict=False)
+
+
+def _allocation(text: str) -> tuple[int, ...]:
+    parts = text.split(":")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) < 1 or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by ':' (e.g. 2:1); got {text!r}")
+    return values
+
+
+def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``simulate`` subcommand to an argparse ``subparsers`` object; returns its parser."""
+    p = subparsers.add_parser(
+        "simulate", help="simulate trials patient by patient (DES engine by default)",
+        description="Simulate trials of the calibrated CTD-MAS model. With --out, write the patient-level table "
+                    "(.csv, or .parquet with pyarrow), written whole or not at all; without it, print a per-arm "
+                    "summary.")
+    p.add_argument("--n", type=_positive_int, default=40, help="patients per trial, all arms (default 40)")
+    p.add_argument("--reps", type=_positive_int, default=1, help="simulated trials (default 1)")
+    p.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: fresh entropy, printed)")
+    p.add_argument("--out", metavar="PATH", help="write the patient-level table here (.csv or .parquet)")
+    p.add_argument("--events-log", metavar="PATH", help="write the event log here (CSV; DES engine only)")
+    p.add_argument("--allocation", type=_allocation, default=(1, 1), metavar="A:B",
+                   help="allocation ratio ruxolitinib:control (default 1:1)")
+    p.add_argument("--block-size", type=_positive_int, default=None,
+                   help="permuted-block size (default twice the ratio's sum)")
+    p.add_argument("--stratified", action="store_true", help="randomise within strata of underlying disease")
+    p.add_argument("--accrual", choices=("instant", "poisson"), default="instant",
+                   help="enrolment: everyone at once (default) or a Poisson process at --accrual-rate")
+    p.add_argument("--accrual-rate", type=_positive_float, default=1.0, metavar="PER_WEEK",
+                   help="patients per week for --accrual poisson (default 1)")
+    p.add_argument("--follow-up", type=_positive_float, default=None, metavar="WEEKS",
+                   help="weeks each patient is followed (default: the survival horizon)")
+    p.add_argument("--horizon", type=_positive_float, default=8.0, metavar="WEEKS",
+                   help="survival horizon of the calibration (default 8)")
+    p.add_argument("--dropout", type=_nonneg_float, default=0.0, metavar="PER_WEEK",
+                   help="loss-to-follow-up hazard per week, every arm (default 0)")
+    p.add_argument("--analysis", choices=("complete", "calendar", "events"), default="complete",
+                   help="analysis trigger: follow-up complete (default), a calendar date, or a number of deaths")
+    p.add_argument("--analysis-time", type=_positive_float, default=None, metavar="WEEKS",
+                   help="calendar week of the analysis (--analysis calendar)")
+    p.add_argument("--target-events", type=_positive_int, default=None, metavar="E",
+                   help="analyse at the E-th death (--analysis events)")
+    p.add_argument("--engine", choices=("des", "vectorized"), default="des", help="simulation engine (default des)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(run=run_simulate)
+    return p
+
+
+def _as_input_error(exc: ValueError) -> InputError:
+    """A model validation error, with the dataclass field replaced by the option that sets it."""
+    message = str(exc).splitlines()[0]
+    for field, option in _OPTION_OF.items():
+        message = message.replace(f"`{field}`", f"`{option}`")
+    return InputError(message)
+
+
+def build_trial(args, n_arms: int):
+    """The :class:`~trialsim.model.Trial` the options describe (``InputError`` naming the option if invalid)."""
+    from .model import Accrual, Trial
+
+    allocation = tuple(args.allocation)
+    if len(allocation) != n_arms:
+        raise InputError(f"`--allocation` must give one integer per arm ({n_arms}); got {':'.join(map(str, allocation))!r}")
+    try:
+        accrual = Accrual(kind=args.accrual, rate=args.accrual_rate)
+        return Trial(n=args.n, allocation=allocation, block_size=args.block_size, stratified=args.stratified,
+                     accrual=accrual, follow_up=args.follow_up if args.follow_up is not None else args.horizon,
+                     dropout_hazard=(args.dropout,) * n_arms, analysis=args.analysis,
+                     analysis_time=args.analysis_time, target_events=args.target_events)
+    except ValueError as exc:
+        raise _as_input_error(exc) from None
+
+
+def _check_out(option: str, path: str | None, formats: tuple[str, ...]) -> None:
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in formats:
+        raise InputError(f"`{option}` must end in {' or '.join(formats)}; got {path!r}")
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise InputError(f"`{option}` directory does not exist; got {path!r}")
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputError(f"`{option}` .parquet needs pyarrow (pip install 'trialsim[parquet]'); got {path!r}") \
+                from None
+
+
+def _write(option: str, path: str, frame) -> None:
+    from ._io import write_atomic
+
+    if Path(path).suffix.lower() == ".parquet":
+        writer = lambda tmp: frame.to_parquet(tmp, index=False)  # noqa: E731
+    else:
+        writer = lambda tmp: frame.to_csv(tmp, index=False)  # noqa: E731
+    try:
+        write_atomic(path, writer)
+    except OSError as exc:
+        raise InputError(f"`{option}` cannot be written ({exc.strerror or exc}); got {path!r}") from None
+
+
+def run_simulate(args) -> int:
+    """Run ``trialsim simulate``; returns the exit status (0), raises ``InputError`` for bad input."""
+    from .ctdmas import default_model
+
+    _check_out("--out", args.out, _FORMATS)
+    _check_out("--events-log", args.events_log, (".csv",))
+    if args.events_log and args.engine != "des":
+        raise InputError(f"`--events-log` needs `--engine des`; got --engine {args.engine!r}")
+    model = default_model(args.horizon)
+    trial = build_trial(args, model.n_arms)
+    if args.engine == "des":
+        from .des import simulate
+        opts = {"events_log": bool(args.events_log)}
+    else:
+        from .vectorized import simulate
+        opts = {}
+    batch = simulate(model, trial, n_replicates=args.reps, seed=args.seed, detail=True, **opts)
+
+    if args.out:
+        _write("--out", args.out, batch.to_frame())
+    if args.events_log:
+        import pandas as pd
+
+        from .des import EVENT_LOG_COLUMNS
+        _write("--events-log", args.events_log, pd.DataFrame(batch.events_log, columns=list(EVENT_LOG_COLUMNS)))
+    if args.quiet:
+        return 0
+    if args.out and not args.json:
+        print(f"trialsim simulate: wrote {batch.n_replicates * batch.n_patients} patients "
+              f"({batch.n_replicates} trial{'s' if batch.n_replicates > 1 else ''}, seed {batch.seed}) to {args.out}")
+        return 0
+    from ._report_simulate import simulate_text
+    from ._summary import batch_summary
+
+    summary = batch_summary(batch, horizon=trial.follow_up)
+    if args.json:
+        from .report import to_json
+        print(to_json(summary))
+    else:
+        print(simulate_text(summary))
+    return 0
