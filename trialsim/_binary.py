@@ -159,9 +159,9 @@ def proportion_ci(x, n, *, method: Literal["clopper-pearson", "wilson"] = "clopp
                                                           and np.all(arr == np.round(arr)))):
             raise ValueError(f"`{name}` must hold integers; got {arr!r}")
     if np.any(n_arr < 1):
-        raise ValueError(f"`n` must be >= 1; got {n_arr[n_arr < 1].ravel()[0]!r}")
+        raise ValueError(f"`n` must be >= 1; got {n_arr[n_arr < 1].ravel()[0].item()!r}")
     if np.any((x_arr < 0) | (x_arr > n_arr)):
-        bad = x_arr[(x_arr < 0) | (x_arr > n_arr)].ravel()[0]
+        bad = x_arr[(x_arr < 0) | (x_arr > n_arr)].ravel()[0].item()
         raise ValueError(f"`x` must satisfy 0 <= x <= n; got {bad!r}")
     fn = _clopper_pearson if method == "clopper-pearson" else _wilson
     low, high = fn(x_arr, n_arr, level, "two-sided")
@@ -341,9 +341,9 @@ def two_proportion_pvalues(x1, n1, x2, n2, *, test: Literal["fisher", "boschloo"
     if np.any(n1a < 1) or np.any(n2a < 1):
         raise ValueError("`n1` and `n2` must be >= 1")
     if np.any((x1a < 0) | (x1a > n1a)):
-        raise ValueError(f"`x1` must satisfy 0 <= x1 <= n1; got {x1a[(x1a < 0) | (x1a > n1a)].ravel()[0]}")
+        raise ValueError(f"`x1` must satisfy 0 <= x1 <= n1; got {x1a[(x1a < 0) | (x1a > n1a)].ravel()[0].item()}")
     if np.any((x2a < 0) | (x2a > n2a)):
-        raise ValueError(f"`x2` must satisfy 0 <= x2 <= n2; got {x2a[(x2a < 0) | (x2a > n2a)].ravel()[0]}")
+        raise ValueError(f"`x2` must satisfy 0 <= x2 <= n2; got {x2a[(x2a < 0) | (x2a > n2a)].ravel()[0].item()}")
     shape = x1a.shape
     if x1a.size == 0:
         return np.empty(shape)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,6 +138,7 @@ def cox(time, event, covariates, *, ties: Literal["efron", "breslow"] = "efron",
     """
     from statsmodels.base.model import LikelihoodModel  # noqa: PLC0415 (statsmodels is slow to import)
     from statsmodels.duration.hazard_regression import PHReg  # noqa: PLC0415
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning  # noqa: PLC0415
 
     time_ = as_times("time", time, ndim=1)
     n = time_.size
@@ -161,7 +163,11 @@ def cox(time, event, covariates, *, ties: Literal["efron", "breslow"] = "efron",
     model = PHReg(time_, x, status=event_.astype(np.float64), ties=ties, strata=strata_codes)
     # LikelihoodModel.fit directly (PHReg.fit drops the convergence record); tight tolerance so that the
     # estimates match R's coxph to ~1e-9
-    fit = LikelihoodModel.fit(model, start_params=np.zeros(k), method="newton", maxiter=100, tol=1e-12, disp=False)
+    with warnings.catch_warnings():
+        # non-convergence is reported below, once, as a DegenerateStatisticWarning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = LikelihoodModel.fit(model, start_params=np.zeros(k), method="newton", maxiter=100, tol=1e-12,
+                                  disp=False)
     coef = np.asarray(fit.params, dtype=np.float64)
     information = -np.asarray(model.hessian(coef), dtype=np.float64)
     try:

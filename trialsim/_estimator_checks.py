@@ -32,7 +32,7 @@ def as_times(name: str, value: Any, *, ndim: int) -> np.ndarray:
     ok = (arr >= 0) & (arr < np.inf)
     if not ok.all():
         where = _first_bad(~ok)
-        raise ValueError(f"`{name}` must be finite and >= 0; got {arr[where]!r} at index {where}")
+        raise ValueError(f"`{name}` must be finite and >= 0; got {arr[where].item()!r} at index {where}")
     # -0.0 passes the check above; adding +0.0 makes it +0.0, which the sort keys rely on.
     return arr + 0.0
 
@@ -49,7 +49,7 @@ def as_events(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     ok = (arr == 0) | (arr == 1)
     if not ok.all():
         where = _first_bad(~ok)
-        raise ValueError(f"`{name}` must hold only 0 and 1; got {arr[where]!r} at index {where}")
+        raise ValueError(f"`{name}` must hold only 0 and 1; got {arr[where].item()!r} at index {where}")
     return arr == 1
 
 
@@ -65,7 +65,7 @@ def as_codes(name: str, value: Any, shape: tuple[int, ...], *, n_codes: int | No
     elif np.issubdtype(arr.dtype, np.floating):
         if not (np.isfinite(arr) & (arr == np.round(arr))).all():
             where = _first_bad(~(np.isfinite(arr) & (arr == np.round(arr))))
-            raise ValueError(f"`{name}` must hold integer codes; got {arr[where]!r} at index {where}")
+            raise ValueError(f"`{name}` must hold integer codes; got {arr[where].item()!r} at index {where}")
         arr = arr.astype(np.int64)
     else:
         raise ValueError(f"`{name}` must hold integer codes; got dtype {arr.dtype}")
@@ -74,7 +74,7 @@ def as_codes(name: str, value: Any, shape: tuple[int, ...], *, n_codes: int | No
     if not ok.all():
         where = _first_bad(~ok)
         rule = f"in 0..{n_codes - 1}" if n_codes is not None else ">= 0"
-        raise ValueError(f"`{name}` must hold integer codes {rule}; got {arr[where]!r} at index {where}")
+        raise ValueError(f"`{name}` must hold integer codes {rule}; got {arr[where].item()!r} at index {where}")
     return arr
 
 
@@ -85,7 +85,7 @@ def as_labels(name: str, value: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"`{name}` must be 1-D with the length of `time` ({n}); got shape {arr.shape}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         where = _first_bad(~np.isfinite(arr))
-        raise ValueError(f"`{name}` must not hold NaN or infinite labels; got {arr[where]!r} at index {where}")
+        raise ValueError(f"`{name}` must not hold NaN or infinite labels; got {arr[where].item()!r} at index {where}")
     if arr.dtype == object and any(v is None for v in arr):
         raise ValueError(f"`{name}` must not hold missing labels (None)")
     labels, codes = np.unique(arr, return_inverse=True)

@@ -369,6 +369,6 @@ def _check_expected(expected, shape: tuple[int, ...]) -> np.ndarray:
     arr = check_same_shape("expected", expected, shape)
     ok = (arr >= 0) & (arr < np.inf)
     if not ok.all():
-        bad = arr[~ok].ravel()[0]
+        bad = arr[~ok].ravel()[0].item()
         raise ValueError(f"`expected` (null cumulative hazards) must be finite and >= 0; got {bad!r}")
     return arr

@@ -136,7 +136,7 @@ def rmst_difference(time, event, group, tau: float, *, confidence_level: float =
     level = check_level(confidence_level)
     parts = tuple(_rmst(time_[codes == k], event_[codes == k], tau, level) for k in (0, 1))
     for label, part in zip(labels, parts):
-        _warn_extrapolated(part, f" of group {label!r}")
+        _warn_extrapolated(part, f" of group {str(label)!r}")
     difference = parts[1].estimate - parts[0].estimate
     std_err = math.sqrt(parts[0].std_err ** 2 + parts[1].std_err ** 2)
     zq = float(special.ndtri(1 - (1 - level) / 2))
