@@ -12,7 +12,7 @@ from trialsim.seeding import CHUNK_SIZE
 MODEL = DiseaseModel(arms=(ParametricArm.from_survival(0.9, 8.0), ParametricArm.from_survival(0.62, 8.0)),
                      arm_names=("treatment", "control"))
 TRIAL = Trial(n=20)
-REPS = 2 * CHUNK_SIZE + 500  # three chunks, the last one short
+REPS = 3 * CHUNK_SIZE + 500  # four chunks, the last one short (two run in-process before a pool can start)
 
 
 def _fields(result):
@@ -24,6 +24,7 @@ def _fields(result):
 def force_pool(monkeypatch):
     # The run stays in-process when a pool would not pay off; make it always start one for these tests
     monkeypatch.setattr(mc, "_POOL_WORTH_SECONDS", 0.0)
+    monkeypatch.setattr(mc, "_POOL_START_SECONDS", -1e9)
 
 
 @pytest.mark.slow
@@ -35,7 +36,13 @@ def test_same_seed_same_numbers_for_any_jobs_and_backend(force_pool):
     for a, b, c in zip(_fields(one), _fields(two), _fields(threads)):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
-    assert one.seed == two.seed == 11 and one.n_chunks == 3
+    assert one.seed == two.seed == 11 and one.n_chunks == 4
+
+
+def test_small_runs_stay_in_process():
+    # A pool is only started when the measured chunks say it pays off; the parametric trial is too quick
+    quick = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=1, n_jobs=2)
+    assert quick.n_workers == 1 and quick.backend == "in-process"
 
 
 def test_a_chunk_alone_equals_its_slice_of_the_run():
@@ -74,7 +81,7 @@ def test_historical_arm_does_not_depend_on_trial_size():
 def test_progress_reports_cumulative_replicates():
     seen = []
     mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=1, n_jobs=1, progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(CHUNK_SIZE, REPS), (2 * CHUNK_SIZE, REPS), (REPS, REPS)]
+    assert seen == [(CHUNK_SIZE, REPS), (2 * CHUNK_SIZE, REPS), (3 * CHUNK_SIZE, REPS), (REPS, REPS)]
 
 
 def test_engine_choice_is_recorded():

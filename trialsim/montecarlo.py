@@ -38,6 +38,8 @@ ENGINES = ("auto", "vectorized", "des")
 SECONDARY_KEY = 2 ** 31
 #: Below this estimated remaining time (seconds) a process pool costs more than it saves: run in-process.
 _POOL_WORTH_SECONDS = 0.75
+#: Rough cost of starting a pool of worker processes (seconds), used to decide whether one pays off.
+_POOL_START_SECONDS = 0.5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,17 +179,26 @@ def _execute(tasks, workers, backend, scheduler, progress, total) -> tuple[list[
         for task in tasks:
             report(run_chunk(*task))
         return parts, 1
-    # Time the first chunk in-process: a pool is only worth starting for what would take longer
+    # Decide from measurements whether a pool pays off. Chunk 0 runs in-process and includes the engine's
+    # one-off set-up (tables built per process, which every pool worker would pay again); chunk 1 gives the
+    # steady cost of a chunk. A pool costs its start-up plus that set-up plus the rest spread over workers.
     t0 = time.perf_counter()
     report(run_chunk(*tasks[0]))
+    first = time.perf_counter() - t0
     rest = tasks[1:]
-    if (time.perf_counter() - t0) * len(rest) < _POOL_WORTH_SECONDS:
+    t1 = time.perf_counter()
+    report(run_chunk(*rest[0]))
+    steady = time.perf_counter() - t1
+    rest = rest[1:]
+    used = min(workers, len(rest))
+    serial = steady * len(rest)
+    pooled = _POOL_START_SECONDS + max(first - steady, 0.0) + serial / max(used, 1)
+    if not rest or used < 2 or serial < _POOL_WORTH_SECONDS or pooled >= serial:
         for task in rest:
             report(run_chunk(*task))
         return parts, 1
     from joblib import Parallel, delayed
 
-    used = min(workers, len(rest))
     with Parallel(n_jobs=used, backend=backend, return_as="generator") as parallel:
         for part in parallel(delayed(run_chunk)(*task) for task in rest):
             report(part)

@@ -316,10 +316,13 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
     where = _Where(source, options)
     _unknown(data, _TOP_KEYS, "", where)
     model_table = _table(data.get("model", {}), "model", where)
-    model, horizon = _build_model(model_table, where)
+    _unknown(model_table, _MODEL_KEYS, "model", where)
+    horizon = float(_number(model_table, "horizon", "model", where)) if "horizon" in model_table else 8.0
+    # Trial and design first: they are cheap to check, while the calibrated model takes a moment to build
     trial = _build_trial(_table(data.get("trial", {}), "trial", where), horizon, where)
     design_table = _table(data.get("design", {}), "design", where)
     design = _build_design(design_table, "horizon" in design_table, where)
+    model, _ = _build_model(model_table, where)
     try:
         design.simulated_trials(model, trial)  # cross-checks: arms, horizon within follow-up, response visits
     except InputError as exc:
