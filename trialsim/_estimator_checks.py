@@ -33,8 +33,8 @@ def as_times(name: str, value: Any, *, ndim: int) -> np.ndarray:
     if not ok.all():
         where = _first_bad(~ok)
         raise ValueError(f"`{name}` must be finite and >= 0; got {arr[where].item()!r} at index {where}")
-    # -0.0 passes the check above; adding +0.0 makes it +0.0, which the sort keys rely on.
-    return arr + 0.0
+    # -0.0 passes the check above; the sort keys need +0.0 (adding +0.0 makes it so)
+    return arr + 0.0 if np.signbit(arr).any() else arr
 
 
 def as_events(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -100,37 +100,49 @@ class _Buffers:
         self.floats = [np.empty((rows, n)) for _ in range(floats)]
         self.start = np.empty((rows, n), dtype=bool)
         self.end = np.empty((rows, n), dtype=bool)
-        self.small = np.empty((rows, n), dtype=np.int8)
 
     def take(self, r: int):
-        return ([a[:r] for a in self.ints], [a[:r] for a in self.floats], self.start[:r], self.end[:r],
-                self.small[:r])
+        return [a[:r] for a in self.ints], [a[:r] for a in self.floats], self.start[:r], self.end[:r]
 
 
 def _sorted_counts(key: np.ndarray, shift: int, start: np.ndarray, end: np.ndarray, tie: np.ndarray,
                    inc: np.ndarray, total: np.ndarray) -> None:
-    """Tie flags of ``key >> shift`` and, in ``inc``, the packed counts before each position's tie group.
+    """Tie flags of the sorted ``key >> shift``, and packed counts through each position and before its group.
 
-    On entry ``inc`` holds each position's packed increment; on exit ``total`` holds the inclusive cumulative
-    counts and ``inc`` the counts before the first member of the position's tie group.
+    On entry ``inc`` holds each position's packed increment. On exit ``total`` holds the cumulative counts
+    through each position and ``inc`` the cumulative counts before the first member of the position's tie
+    group; both run on across the rows of the chunk in row-major order (flattened 1-D passes are several
+    times faster than passes along axis 1 of short rows), so callers take differences, which are exact field
+    by field because every field is non-decreasing.
     """
     np.right_shift(key, shift, out=tie)
-    start[:, 0] = True
-    np.not_equal(tie[:, 1:], tie[:, :-1], out=start[:, 1:])
+    flat_tie, flat_start = tie.reshape(-1), start.reshape(-1)
+    np.not_equal(flat_tie[1:], flat_tie[:-1], out=flat_start[1:])
+    start[:, 0] = True                # a tie group never spans two rows
+    end.reshape(-1)[:-1] = flat_start[1:]
     end[:, -1] = True
-    end[:, :-1] = start[:, 1:]
-    np.cumsum(inc, axis=1, out=total)
-    inc -= total
-    inc *= start                      # -(counts before a tie-group start) at starts, 0 elsewhere
-    np.negative(inc, out=inc)
-    np.maximum.accumulate(inc, axis=1, out=inc)
+    flat_inc, flat_total = inc.reshape(-1), total.reshape(-1)
+    np.cumsum(flat_inc, out=flat_total)
+    flat_inc -= flat_total
+    flat_inc *= flat_start            # -(counts before a tie-group start) at starts, 0 elsewhere
+    np.negative(flat_inc, out=flat_inc)
+    np.maximum.accumulate(flat_inc, out=flat_inc)
 
 
-def _block_totals(sizes: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """For each position, ``sizes`` (R, K) summed over its block and the blocks before it."""
-    r, k = sizes.shape
-    cumulative = np.cumsum(sizes, axis=1)
-    return cumulative.ravel()[block + (np.arange(r, dtype=np.int64) * k)[:, None]]
+def _block_ends(total: np.ndarray, block: np.ndarray, out: np.ndarray) -> None:
+    """For each position, the cumulative counts at the last position of its block (``block``: sorted codes)."""
+    r, n = total.shape
+    last = np.empty((r, n), dtype=bool)
+    np.not_equal(block[:, 1:], block[:, :-1], out=last[:, :-1])
+    last[:, -1] = True
+    # The counts never decrease, so the next block end to the right holds the smallest value among the block
+    # ends to the right: a running maximum of (MAX - value) from the right, with 0 off the block ends.
+    top = np.iinfo(np.int64).max
+    np.subtract(top, total, out=out)
+    out *= last
+    flat = out.reshape(-1)[::-1]
+    np.maximum.accumulate(flat, out=flat)
+    np.subtract(top, out, out=out)
 
 
 def _left_km(n_risk: np.ndarray, d: np.ndarray, block: np.ndarray | None, n_blocks: int) -> np.ndarray:
@@ -150,7 +162,7 @@ def _left_km(n_risk: np.ndarray, d: np.ndarray, block: np.ndarray | None, n_bloc
         inside = block == b
         part = np.ones((r, n))
         np.cumprod(((n_risk - d * inside) / n_risk)[:, :-1], axis=1, out=part[:, 1:])
-        out[inside] = part[inside]
+        np.copyto(out, part, where=inside)
     return out
 
 
@@ -174,76 +186,74 @@ def logrank_two_groups(time: np.ndarray, event: np.ndarray, group: np.ndarray, s
     r, n = time.shape
     rows = _chunk_rows(n)
     out = np.empty((4, r))
-    buffers = _Buffers(min(rows, r), n, ints=6, floats=5)
+    buffers = _Buffers(min(rows, r), n, ints=5, floats=5)
+    e8 = event.view(np.int8)
+    payload = (e8 << 1 | group).astype(np.int64)              # event << 1 | group, the key's low bits
+    weighted = rho != 0 or gamma != 0
+    if not weighted:
+        out[0] = np.add.reduce(e8 & group, axis=1, dtype=np.int64)     # deaths in group 1
     for s in range(0, r, rows):
         sl = slice(s, s + rows)
-        _logrank_chunk(time[sl], event[sl], group[sl], None if strata is None else strata[sl], n_strata,
-                       rho, gamma, buffers, out[:, sl])
+        _logrank_chunk(time[sl], payload[sl], None if strata is None else strata[sl], n_strata, rho, gamma,
+                       buffers, out[:, sl])
     return out[0], out[1], out[2], out[3]
 
 
-def _logrank_chunk(time, event, group, strata, n_strata, rho, gamma, buffers, out) -> None:
+def _logrank_chunk(time, payload, strata, n_strata, rho, gamma, buffers, out) -> None:
     r, n = time.shape
-    (key, tie, inc, total, c1, c2), (d, n_risk, n1, a, b), start, end, small = buffers.take(r)
+    (key, tie, inc, total, c1), (d, n_risk, n1, a, b), start, end = buffers.take(r)
     strata_bits = 0 if strata is None else max(n_strata - 1, 1).bit_length()
     tc = encode_times(time, 2 + strata_bits, out=key)
     key <<= 2
-    np.left_shift(event.view(np.int8), 1, out=small)
-    small |= group
-    key |= small
+    key |= payload
     if strata is not None:
         key |= strata << (tc.width + 2)
     key.sort(axis=1)
 
     # packed increments: event << 42 | 1 << 21 | group-1 membership
-    np.right_shift(key, 1, out=c1)
-    c1 &= 1
-    np.left_shift(c1, 2 * _BITS, out=inc)
-    np.bitwise_and(key, 1, out=c2)
-    inc |= c2
+    np.left_shift(key.view(np.uint64), 2 * _BITS - 1, out=inc.view(np.uint64))   # event bit to bit 42
+    inc &= 1 << (2 * _BITS)
+    np.bitwise_and(key, 1, out=c1)
+    inc |= c1
     inc |= 1 << _BITS
     _sorted_counts(key, 2, start, end, tie, inc, total)
-    weighted = rho != 0 or gamma != 0
-    if weighted:
-        c1 &= c2                      # death in group 1, for the weighted observed count
 
-    np.right_shift(total, 2 * _BITS, out=c2)
+    np.right_shift(total, 2 * _BITS, out=c1)
     np.right_shift(inc, 2 * _BITS, out=tie)
-    c2 -= tie
-    c2 *= end                         # deaths of each tie group, at its last position, 0 elsewhere
-    np.copyto(d, c2)
-    np.right_shift(inc, _BITS, out=tie)
-    tie &= _MASK                      # patients before the tie group
-    inc &= _MASK                      # group-1 patients before the tie group
+    c1 -= tie
+    c1 *= end                         # deaths of each tie group, at its last position, 0 elsewhere
+    np.copyto(d, c1)
+    # counts from the tie group's start to the end of its row (or stratum): n at risk, group-1 at risk
     if strata is None:
+        np.subtract(total[:, -1:], inc, out=tie)
         block = None
-        np.subtract(n, tie, out=c2)
-        np.copyto(n_risk, c2)
-        np.subtract(total[:, -1:] & _MASK, inc, out=c2)
-        np.copyto(n1, c2)
     else:
-        # sorted stratum-major: a stratum is a block, and its risk sets end with the block
         block = key >> (tc.width + 2)
-        cells = ((np.arange(r, dtype=np.int64) * n_strata)[:, None] + block).ravel()
-        sizes = np.bincount(cells, minlength=r * n_strata).reshape(r, n_strata)
-        sizes1 = np.bincount(cells, weights=(key & 1).ravel(), minlength=r * n_strata)
-        sizes1 = sizes1.astype(np.int64).reshape(r, n_strata)
-        np.copyto(n_risk, _block_totals(sizes, block) - tie)
-        np.copyto(n1, _block_totals(sizes1, block) - inc)
+        _block_ends(total, block, tie)
+        tie -= inc
+    np.bitwise_and(tie, _MASK, out=c1)
+    np.copyto(n1, c1)
+    tie >>= _BITS
+    tie &= _MASK
+    np.copyto(n_risk, tie)
 
-    if weighted:
+    # deaths per row: the cumulative count runs on across rows, so take differences at the row ends
+    wd = total[:, -1] >> (2 * _BITS)
+    wd[1:] -= wd[:-1].copy()
+    if rho != 0 or gamma != 0:
         w = _weights(_left_km(n_risk, d, block, n_strata), rho, gamma)
-        out[0] = np.sum(w * c1, axis=1)
-        out[2] = np.sum(w * d, axis=1)
+        np.bitwise_and(key, 3, out=c1)
+        out[0] = np.add.reduce(w * (c1 == 3), axis=1)      # weighted deaths in group 1
+        out[2] = np.add.reduce(w * d, axis=1)
     else:
-        out[0] = np.count_nonzero(event & (group == 1), axis=1)
-        out[2] = total[:, -1] >> (2 * _BITS)
+        w = None
+        out[2] = wd
     # expected deaths in group 1: sum of d n1 / n over tie groups
     np.multiply(d, n1, out=a)
     a /= n_risk
-    if weighted:
+    if w is not None:
         a *= w
-    out[1] = np.sum(a, axis=1)
+    out[1] = np.add.reduce(a, axis=1)
     # hypergeometric variance: sum of d (n - d) n1 n0 / (n^2 (n - 1)); zero where n = 1 (then n1 n0 = 0)
     np.subtract(n_risk, d, out=a)
     a *= d
@@ -255,9 +265,9 @@ def _logrank_chunk(time, event, group, strata, n_strata, rho, gamma, buffers, ou
     b *= n_risk
     b *= n_risk
     a /= b
-    if weighted:
+    if w is not None:
         a *= w * w
-    out[3] = np.sum(a, axis=1)
+    out[3] = np.add.reduce(a, axis=1)
 
 
 def km_at(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, n_groups: int,
@@ -270,23 +280,27 @@ def km_at(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, n_group
     r, n = time.shape
     rows = _chunk_rows(n)
     survival = np.empty((r, n_groups))
-    sizes = np.empty((r, n_groups), dtype=np.int64)
     buffers = _Buffers(min(rows, r), n, ints=4, floats=2)
     t = np.asarray(t, dtype=np.float64)
+    payload = event.view(np.int8).astype(np.int64)
+    if group is None:
+        sizes = np.full((r, 1), n, dtype=np.int64)
+    else:
+        sizes = np.stack([np.add.reduce(group == b, axis=1, dtype=np.int64) for b in range(n_groups)], axis=1)
     for s in range(0, r, rows):
         sl = slice(s, s + rows)
-        _km_chunk(time[sl], event[sl], None if group is None else group[sl], n_groups,
-                  t if t.ndim == 0 else t[sl], buffers, survival[sl], sizes[sl])
+        _km_chunk(time[sl], payload[sl], None if group is None else group[sl], n_groups,
+                  t if t.ndim == 0 else t[sl], buffers, survival[sl])
     return survival, sizes
 
 
-def _km_chunk(time, event, group, n_groups, t, buffers, survival, sizes) -> None:
+def _km_chunk(time, payload, group, n_groups, t, buffers, survival) -> None:
     r, n = time.shape
-    (key, tie, inc, total), (n_risk, f), start, end, small = buffers.take(r)
+    (key, tie, inc, total), (n_risk, f), start, end = buffers.take(r)
     group_bits = 0 if group is None else max(n_groups - 1, 1).bit_length()
     tc = encode_times(time, 1 + group_bits, out=key)
     key <<= 1
-    key |= event.view(np.int8)
+    key |= payload
     if group is not None:
         key |= group.astype(np.int64) << (tc.width + 1)
     key.sort(axis=1)
@@ -298,21 +312,19 @@ def _km_chunk(time, event, group, n_groups, t, buffers, survival, sizes) -> None
     limit = tc.threshold(t)
     code = (key >> 1) & ((1 << tc.width) - 1)
     end &= code <= (limit[:, None] if limit.ndim else limit)     # tie groups at or before t only
+    if group is None:
+        block = None
+        np.subtract(total[:, -1:], inc, out=tie)
+    else:
+        block = key >> (tc.width + 1)
+        _block_ends(total, block, tie)
+        tie -= inc
+    tie &= _MASK                      # n at risk: patients from the tie group's start to the block's end
+    np.copyto(n_risk, tie)
     np.right_shift(total, _BITS, out=total)
     np.right_shift(inc, _BITS, out=tie)
     total -= tie
     total *= end                      # deaths of each tie group up to t, at its last position
-    inc &= _MASK                      # patients before the tie group
-    if group is None:
-        block = None
-        sizes[:, 0] = n
-        np.subtract(n, inc, out=inc)
-    else:
-        block = key >> (tc.width + 1)
-        cells = ((np.arange(r, dtype=np.int64) * n_groups)[:, None] + block).ravel()
-        sizes[...] = np.bincount(cells, minlength=r * n_groups).reshape(r, n_groups)
-        np.subtract(_block_totals(sizes, block), inc, out=inc)
-    np.copyto(n_risk, inc)
     for b in range(n_groups):
         # (n - 0) / n is exactly 1, so masking the deaths leaves only block b's factors in the product
         np.subtract(n_risk, total if block is None else total * (block == b), out=f)
