@@ -64,6 +64,13 @@ def test_km_survival_at_batch_handles_extreme_time_scales():
         assert est.km_survival_at_batch(time, event, t)[0] == est.kaplan_meier(time[0], event[0]).survival_at(t)
     res = est.logrank_batch(time, event, [[0, 1, 0, 1, 0, 1]])
     assert res.statistic[0] == est.logrank(time[0], event[0], [0, 1, 0, 1, 0, 1]).statistic
+    # subnormal times with a narrow enough span: their raw bit patterns serve as the keys
+    tiny = np.array([[0.0, 5e-324, 1e-310, 1e-310, 1e-300, 2e-300]])
+    event = np.array([[1, 1, 1, 0, 1, 1]], dtype=bool)
+    for t in (0.0, 5e-324, 1e-310, 1.5e-300, 1.0):
+        assert est.km_survival_at_batch(tiny, event, t)[0] == est.kaplan_meier(tiny[0], event[0]).survival_at(t)
+    tc = __import__("trialsim._survival_kernels", fromlist=["encode_times"]).encode_times(tiny, 2)
+    assert tc.base == 0 and tc.values is None
 
 
 def test_batch_results_do_not_depend_on_chunking():
