@@ -245,3 +245,15 @@ def test_import_is_light():
             "print(','.join(m for m in ('simpy', 'joblib', 'matplotlib', 'statsmodels', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing trialsim.estimators loaded {out}"
+
+
+def test_sparse_stratum_codes_equal_dense_codes():
+    rng = np.random.default_rng(4)
+    time = np.round(rng.exponential(5, (50, 30)))
+    event = rng.random((50, 30)) < 0.7
+    group = rng.integers(0, 2, (50, 30))
+    strata = rng.integers(0, 3, (50, 30))
+    for rho in (0.0, 1.0):
+        dense = est.logrank_batch(time, event, group, strata=strata, rho=rho)
+        sparse = est.logrank_batch(time, event, group, strata=strata * 1000 + 7, rho=rho)
+        np.testing.assert_array_equal(dense.statistic, sparse.statistic)

@@ -158,7 +158,7 @@ def _left_km(n_risk: np.ndarray, d: np.ndarray, block: np.ndarray | None, n_bloc
     if block is None:
         np.cumprod(((n_risk - d) / n_risk)[:, :-1], axis=1, out=out[:, 1:])
         return out
-    for b in range(n_blocks):
+    for b in np.flatnonzero(np.bincount(block.ravel(), minlength=n_blocks)):     # the blocks present only
         inside = block == b
         part = np.ones((r, n))
         np.cumprod(((n_risk - d * inside) / n_risk)[:, :-1], axis=1, out=part[:, 1:])
