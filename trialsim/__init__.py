@@ -21,6 +21,24 @@ _EXPORTS = {
     "InputError": "exceptions",
     # the study and calibration
     "default_model": "ctdmas", "TARGETS": "ctdmas", "calibrate": "calibrate", "CalibrationResult": "calibrate",
+    # estimators
+    "BinomialTestResult": "estimators", "CoxResult": "estimators", "KaplanMeierResult": "estimators",
+    "LogRankBatchResult": "estimators", "LogRankResult": "estimators", "OneSampleLogRankResult": "estimators",
+    "ProportionCIResult": "estimators", "RMSTDifferenceResult": "estimators", "RMSTResult": "estimators",
+    "SurvivalQuantile": "estimators", "TwoProportionTestResult": "estimators", "binomial_test": "estimators",
+    "boschloo_exact": "estimators", "chi_square_test": "estimators", "cox": "estimators",
+    "fisher_exact": "estimators", "kaplan_meier": "estimators", "km_survival_at_batch": "estimators",
+    "logrank": "estimators", "logrank_batch": "estimators", "one_sample_logrank": "estimators",
+    "one_sample_logrank_batch": "estimators", "proportion_ci": "estimators", "rmst": "estimators",
+    "rmst_difference": "estimators", "two_proportion_pvalues": "estimators",
+    # designs, power and sample size
+    "PowerResult": "power", "SampleSizeResult": "power", "power": "power", "sample_size": "power",
+    "schoenfeld_events": "power", "freedman_events": "power", "schoenfeld_power": "power",
+    "lachin_foulkes": "power", "LachinFoulkesResult": "power", "binomial_power": "power",
+    "two_proportion_power": "power",
+    "TwoArmDesign": "designs", "SingleArmDesign": "designs", "HistoricalControlDesign": "designs",
+    "load_scenario": "scenarios", "Scenario": "scenarios",
+    "default_trial": "ctdmas",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
