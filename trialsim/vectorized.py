@@ -311,14 +311,18 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray, lost: np.ndarra
         cut = np.where(np.isfinite(kth), kth, complete)
     # compare calendar times computed the same way, so the target-th death is counted exactly
     event = died & (entry + death <= cut[:, None])
-    rel = cut[:, None] - entry
-    censored = np.minimum(end, np.maximum(rel, 0.0))
+    beyond = finish > cut[:, None]  # strictly: a cut that coincides with the end of follow-up is not a cut
+    censored = np.where(beyond, np.maximum(cut[:, None] - entry, 0.0), end)
+    # cut - entry can round up by one ulp: step down so that entry + time <= cut holds exactly
+    over = beyond & (entry <= cut[:, None]) & (entry + censored > cut[:, None])
+    while over.any():
+        censored[over] = np.nextafter(censored[over], -np.inf)
+        over &= entry + censored > cut[:, None]
     time = np.where(event, death, censored)
     reason = np.full(entry.shape, END_OF_FOLLOW_UP, dtype=np.int8)
     if lost is not None:
         reason[lost < horizon] = LOST
-    reason[rel < end] = DATA_CUT  # strictly: a cut that coincides with the end of follow-up is not a cut
-    reason[died & ~event] = DATA_CUT  # a death after the cut (also when the two differ by one rounding)
+    reason[beyond] = DATA_CUT
     reason[event] = DIED
     return time, event, reason, cut
 
@@ -348,5 +352,6 @@ def _detail(plan: _Plan, arm, entry, death, lost, cut, event, state_at_visit, st
     best = np.where(response <= 2, response, NOT_OBSERVED).max(axis=2).astype(np.int8)
     dose = np.where(alive_seen, dose_true, np.nan)
     infection = np.where(chain & (infection < np.minimum(death, watch)), infection, np.inf)
+    enrolled = entry <= cut[:, None]  # patients enrolled after the data cut were never seen
     return dict(response=response, best_response=best, infection_time=infection,
-                dose_start=np.where(chain, dose_start, np.nan), dose=dose)
+                dose_start=np.where(chain & enrolled, dose_start, np.nan), dose=dose)
