@@ -502,11 +502,12 @@ def design_power(model, trial, design) -> AnalyticPower:
             hr = average_hazard_ratio(model, horizon, design.arm, design.control_arm)
             d_t = single.n * event_probability(model, single, design.arm)[0]
             d = d_t + m * (1.0 - p_c)
+            # n_events: the deaths the formula uses, trial and historical arm together
             if hr == 1.0:
-                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=d_t, hazard_ratio=1.0)
+                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=d, hazard_ratio=1.0)
             return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided,
                                                         allocation_ratio=single.n / m),
-                                 method="Schoenfeld", n_events=d_t, hazard_ratio=hr)
+                                 method="Schoenfeld", n_events=d, hazard_ratio=hr)
         known = math.exp(-single.dropout_hazard[0] * horizon)
         return AnalyticPower(power=two_proportion_power(p_t, p_c, single.n * known, m, alpha=alpha, sided=sided),
                              method="two proportions (normal)")

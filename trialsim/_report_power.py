@@ -77,8 +77,8 @@ def power_text(result, scenario=None) -> str:
     lines.append(f"  deaths     {result.expected_events:.2f} per trial on average; analysis at week "
                  f"{result.mean_duration:.2f} on average")
     if result.n_degenerate:
-        lines.append(f"  note       {result.n_degenerate} trials had a degenerate statistic (no deaths or an "
-                     f"empty group) and count as not significant")
+        lines.append(f"  note       {result.n_degenerate} of {result.n_replicates:,} trials had a degenerate statistic "
+                     f"(no deaths or an empty group) and count as not significant")
     lines.append(f"  seed       {result.seed} (repeat with --seed {result.seed}); engine {result.engine}; "
                  f"{result.elapsed_seconds:.1f} s")
     return "\n".join(lines)

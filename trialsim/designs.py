@@ -51,6 +51,8 @@ __all__ = [
 BinaryTest = Literal["fisher", "boschloo", "chi2"]
 _BINARY_TESTS = ("fisher", "boschloo", "chi2")
 _TIME_TOLERANCE = 1e-9
+_TEST_NAMES = {"fisher": "Fisher's exact", "boschloo": "Boschloo's exact", "chi2": "chi-square",
+               "logrank": "log-rank"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -209,10 +211,10 @@ class TwoArmDesign:
         if self.endpoint == "survival":
             what = f"{'stratified ' if self.stratified else ''}log-rank on overall survival"
         elif self.endpoint == "survival_binary":
-            what = f"{self.test} test on survival at the horizon"
+            what = f"{_TEST_NAMES[self.test]} test on survival at the horizon"
         else:
             level = "CR+PR" if self.response_level == "cr_pr" else "CR"
-            what = f"{self.test} test on {level} at week {self.response_week:g}"
+            what = f"{_TEST_NAMES[self.test]} test on {level} at week {self.response_week:g}"
         return f"randomised two-arm, {what}, {sides}"
 
     def prepare_trial(self, trial: Trial) -> Trial:
@@ -440,7 +442,7 @@ class HistoricalControlDesign:
 
     def describe(self) -> str:
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
-        what = "log-rank" if self.test == "logrank" else f"{self.test} test on survival at the horizon"
+        what = "log-rank" if self.test == "logrank" else f"{_TEST_NAMES[self.test]} test on survival at the horizon"
         return f"single arm vs a simulated historical arm of {self.n_historical}, {what}, {sides}"
 
     def prepare_trial(self, trial: Trial) -> Trial:
