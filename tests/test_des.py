@@ -388,3 +388,17 @@ def test_simpy_stays_inside_des():
     code = "import trialsim._check, trialsim._summary, trialsim._enrolment, sys; print('simpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_first_replicate_is_only_a_label():
+    # with relapse, patients exceed the pre-drawn transitions and refill; the refill must not depend on labels
+    process = ResponseProcess(refractory_fraction=0.1, rate_nr_pr=2.0, rate_pr_cr=2.0, relapse_rate=2.0,
+                              death_hazard_nr=0.05)
+    model = DiseaseModel(arms=(ArmModel(response=process),), arm_names=("only",))
+    trial = Trial(n=10, allocation=(1,), dropout_hazard=(0.0,))
+    root = seeding.root_sequence(3)
+    a = des.simulate_chunk(model, trial, 20, seeding.chunk_streams(root, 0), detail=True)
+    b = des.simulate_chunk(model, trial, 20, seeding.chunk_streams(root, 0), detail=True, first_replicate=7)
+    for name in ("time", "event", "response", "dose", "infection_time"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert b.to_frame()["replicate"].iloc[0] == 7

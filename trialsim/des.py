@@ -32,7 +32,7 @@ up front, with numpy, in shapes that do not depend on the values drawn (``R`` re
 =================  ===================================================================================
 
 A patient who makes more than ``K`` transitions (possible only with relapse) refills from a generator keyed
-by (refill key, replicate, patient, refill number), so the result never depends on event order, on how many
+by (refill key, replicate within the chunk, patient, refill number), so the result never depends on event order, on how many
 trials share an environment, or on ``detail``: the survival fields are identical with and without detail.
 
 Observation rules (the engines' contract)
@@ -73,13 +73,14 @@ _STATE_NAMES = ("NR", "PR", "CR", "dead")
 
 
 class _TrialState:
-    """One trial inside an environment: its replicate, death count and data cut (calendar time or None)."""
+    """One trial inside an environment: its indices, death count and data cut (calendar time or None)."""
 
-    __slots__ = ("index", "replicate", "n_deaths", "cut")
+    __slots__ = ("index", "local", "replicate", "n_deaths", "cut")
 
-    def __init__(self, index: int, replicate: int) -> None:
-        self.index = index
-        self.replicate = replicate
+    def __init__(self, index: int, local: int, replicate: int) -> None:
+        self.index = index  # within the environment
+        self.local = local  # within the chunk
+        self.replicate = replicate  # within the run (a label)
         self.n_deaths = 0
         self.cut: float | None = None
 
@@ -87,7 +88,7 @@ class _TrialState:
 class _Run:
     """Everything the processes of one environment read and write (plain lists: scalar access is fast)."""
 
-    __slots__ = ("env", "n", "n_visits", "follow_up", "visits", "target_events", "detail", "log", "arm",
+    __slots__ = ("n", "n_visits", "visits", "target_events", "detail", "log", "arm",
                  "stratum", "stayer", "pool_e", "pool_u", "stop", "stop_reason", "death_time", "dose_start",
                  "infection_e", "chain", "factors", "infection_hazard", "dose_dependent", "reference_dose",
                  "parametric", "refill_key", "entry", "time", "event", "reason", "response", "dose",
@@ -100,7 +101,7 @@ class _Run:
             self.log.append((tr.replicate, tr.cut, patient, "data_cut", ""))
 
     def refill(self, tr: _TrialState, patient: int, refills: int) -> tuple[list, list]:
-        rng = np.random.default_rng([self.refill_key, tr.replicate, patient, refills])
+        rng = np.random.default_rng([self.refill_key, tr.local, patient, refills])
         return rng.standard_exponential(POOL_SIZE).tolist(), rng.random(POOL_SIZE).tolist()
 
 
@@ -339,7 +340,7 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
     visits = [v for v in model.visit_times if v <= trial.follow_up] if detail else []
     env = simpy.Environment()
     run = _Run()
-    run.env, run.n, run.n_visits, run.follow_up = env, n, len(model.visit_times), trial.follow_up
+    run.n, run.n_visits = n, len(model.visit_times)
     run.visits, run.detail, run.log = visits, detail, log
     run.target_events = trial.target_events if trial.analysis == "events" else 0
     (run.chain, run.factors, run.infection_hazard, run.dose_dependent, run.reference_dose,
@@ -358,7 +359,7 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
     run.response, run.dose = [NOT_OBSERVED] * n_cells, [math.nan] * n_cells
     run.infection_time = [_INF] * size if detail else []
 
-    trials = [_TrialState(i, first_replicate + lo + i) for i in range(hi - lo)]
+    trials = [_TrialState(i, lo + i, first_replicate + lo + i) for i in range(hi - lo)]
     for tr in trials:
         env.process(_accrual(env, run, tr))
     if trial.analysis == "calendar":
