@@ -406,27 +406,32 @@ def _follow_up_windows(trial) -> np.ndarray:
     return window
 
 
-def event_probability(model, trial, arm: int, *, dropout: float | None = None) -> tuple[float, float]:
+def event_probability(model, trial, arm: int, *, dropout: float | None = None,
+                      exposure: bool = True) -> tuple[float, float]:
     """(P(death observed), E[time observed]) for a patient of ``arm`` under ``trial`` (exact up to quadrature).
 
     Death competes with loss to follow-up (constant hazard) and the follow-up window ends at the horizon or
     at a calendar analysis. ``events`` analyses are treated as complete follow-up (the caller caps the count).
+    ``exposure=False`` skips the expected time (``nan``), which lets the common case (no dropout, every
+    patient followed to the horizon) use the survival at the horizon alone instead of a whole curve.
     """
     eta = trial.dropout_hazard[min(arm, len(trial.dropout_hazard) - 1)] if dropout is None else dropout
+    windows = _follow_up_windows(trial)
+    if not exposure and eta == 0 and np.all(windows >= trial.follow_up):
+        return float(1.0 - arm_survival(model, arm, [float(trial.follow_up)])[0]), float("nan")
     grid = np.linspace(0.0, float(trial.follow_up), _GRID_POINTS)
     surv = _grid_survival(model.arms[arm], tuple(_strata(model)), float(trial.follow_up))
     mid = 0.5 * (grid[1:] + grid[:-1])
     keep = np.exp(-eta * mid)
     deaths = np.concatenate(([0.0], np.cumsum(keep * -np.diff(surv))))
-    exposure = np.concatenate(([0.0], np.cumsum(keep * 0.5 * (surv[1:] + surv[:-1]) * np.diff(grid))))
-    windows = _follow_up_windows(trial)
-    return float(np.interp(windows, grid, deaths).mean()), float(np.interp(windows, grid, exposure).mean())
+    time_seen = np.concatenate(([0.0], np.cumsum(keep * 0.5 * (surv[1:] + surv[:-1]) * np.diff(grid))))
+    return float(np.interp(windows, grid, deaths).mean()), float(np.interp(windows, grid, time_seen).mean())
 
 
 def expected_events(model, trial) -> float:
     """Expected deaths observed in ``trial`` (arms in allocation proportions; capped at ``target_events``)."""
     sizes = trial.n_per_arm()
-    total = sum(size * event_probability(model, trial, i)[0] for i, size in enumerate(sizes))
+    total = sum(size * event_probability(model, trial, i, exposure=False)[0] for i, size in enumerate(sizes))
     if trial.analysis == "events":
         total = min(total, float(trial.target_events))
     return float(total)
@@ -500,7 +505,7 @@ def design_power(model, trial, design) -> AnalyticPower:
         p_c = float(arm_survival(model, design.control_arm, [horizon])[0])
         if design.test == "logrank":
             hr = average_hazard_ratio(model, horizon, design.arm, design.control_arm)
-            d_t = single.n * event_probability(model, single, design.arm)[0]
+            d_t = single.n * event_probability(model, single, design.arm, exposure=False)[0]
             d = d_t + m * (1.0 - p_c)
             # n_events: the deaths the formula uses, trial and historical arm together
             if hr == 1.0:
