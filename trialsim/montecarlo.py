@@ -217,7 +217,7 @@ def _run_on_dask(tasks, scheduler, report) -> None:
         try:
             own = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"`--scheduler` {scheduler!r}: cannot connect to a dask scheduler ({exc})") from None
+            raise InputError(f"cannot connect to the dask scheduler {scheduler!r} (--scheduler): {exc}") from None
     else:
         try:
             get_client()
