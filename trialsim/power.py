@@ -196,17 +196,19 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     from .montecarlo import run
 
     n_replicates = _check_replicates(n_replicates)
+    design = TwoArmDesign() if design is None else design
     if trial is None:
         from .ctdmas import default_trial
 
-        trial = default_trial(40 if n is None else n)
-    elif n is not None and n != trial.n:
+        trial = default_trial(40)
+    # A single-arm design runs a one-arm trial: convert first, so that any n is accepted there
+    trial = design.prepare_trial(trial)
+    if n is not None and n != trial.n:
         try:
             trial = replace(trial, n=n)
         except ValueError as exc:
             raise InputError(str(exc)) from None
     model = _default_model(trial) if model is None else model
-    design = TwoArmDesign() if design is None else design
     mc = run(model, trial, design, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, backend=backend,
              scheduler=scheduler, engine=engine, progress=progress)
     analytic = design_power(model, trial, design)
