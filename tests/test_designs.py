@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
-from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
+from trialsim.data import DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
 from trialsim.designs import (HistoricalControlDesign, SingleArmDesign, TwoArmDesign, survival_status_at)
 from trialsim.exceptions import InputError
 from trialsim.model import CR, DEAD, NR, PR, DiseaseModel, ParametricArm, Trial

@@ -21,7 +21,7 @@ from scipy import stats
 from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_pvalues, binomial_rejection_region,
                         design_power, expected_events, freedman_events, lachin_foulkes, schoenfeld_events,
                         schoenfeld_power, two_proportion_power)
-from .designs import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .designs import Design, SingleArmDesign, TwoArmDesign
 from .exceptions import InputError
 from .model import DiseaseModel, Trial
 

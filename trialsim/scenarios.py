@@ -29,7 +29,7 @@ from typing import Any
 
 from .designs import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
 from .exceptions import InputError
-from .model import Accrual, ArmModel, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
+from .model import Accrual, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
 
 __all__ = ["Scenario", "load_scenario", "read_scenario", "build_scenario", "builtin_scenarios", "find_scenario",
            "parametric_model"]
