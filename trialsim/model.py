@@ -154,8 +154,7 @@ class ResponseProcess:
         q_move = self.generator(multiplier)
         pi = self.refractory_fraction
         stay_alive = np.exp(-self.death_hazard_nr * multiplier * times)  # the stayers' chain is NR -> dead only
-        for i, t in enumerate(times):
-            out[i] = (1 - pi) * expm(q_move * t)[NR]
+        out[:] = (1 - pi) * expm(q_move[None] * times[:, None, None])[:, NR]  # stacked: one call for all t
         out[:, NR] += pi * stay_alive
         out[:, DEAD] += pi * (1 - stay_alive)
         return out
