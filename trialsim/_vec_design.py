@@ -88,10 +88,11 @@ def randomise(trial: Trial, stratum: np.ndarray, rng: np.random.Generator) -> np
         return np.ascontiguousarray(_block_sequences(trial, (r,), n, rng))
     n_strata = 3
     seq = _block_sequences(trial, (r, n_strata), n, rng)  # one block sequence per stratum
-    onehot = stratum[:, :, None] == np.arange(n_strata, dtype=np.int8)
-    # position of each patient among the earlier-enrolled patients of the same stratum
-    rank = np.take_along_axis(np.cumsum(onehot, axis=1, dtype=np.intp), stratum[:, :, None].astype(np.intp),
-                              axis=2)[:, :, 0] - 1
+    # position of each patient among the earlier-enrolled patients of the same stratum: one cumulative sum of
+    # per-stratum counters packed into 21-bit fields of an int64 (n < 2^21), read back at the patient's field
+    shift = 21 * stratum.astype(np.int64)
+    packed = np.cumsum(np.left_shift(1, shift), axis=1)
+    rank = (np.right_shift(packed, shift) & ((1 << 21) - 1)) - 1
     flat = (np.arange(r)[:, None] * n_strata + stratum) * n + rank
     return seq.reshape(-1)[flat]
 

@@ -179,7 +179,8 @@ class _Plan:
     has_chain: bool                  # some arm is an ArmModel
     exp_rates: np.ndarray | None     # (n_arms, 3) exponential rate per (arm, stratum) if all arms are 1-piece
     quantiles: np.ndarray | None     # (C, M + 1) stacked death-time tables of ArmModel arms
-    scales: np.ndarray | None        # (C,)
+    scales: np.ndarray | None        # (C,) nodes / F(T)
+    limits: np.ndarray | None        # (C,) nodes of each row (float)
     dropout: np.ndarray              # (n_arms,) loss-to-follow-up hazards
     visit_times: np.ndarray
 
@@ -193,20 +194,23 @@ def _plan(model: DiseaseModel, trial: Trial) -> _Plan:
     exp_rates = None
     if all(isinstance(a, ParametricArm) and len(a.hazards) == 1 for a in arms):
         exp_rates = np.array([[a.hazards[0] * m for m in mult] for a in arms])
-    quantiles = scales = None
+    quantiles = scales = limits = None
     has_chain = any(isinstance(a, ArmModel) for a in arms)
     if has_chain:
-        # combo c = arm * n_mult + stratum; every table built with the same (largest needed) node count
+        # combo c = arm * n_mult + stratum; each table keeps its own node count (so that one arm's draws never
+        # depend on another arm's parameters) inside rows padded to the widest
         tables = [response_death_table(a.response, float(mult[s] if by_stratum else 1.0), float(trial.follow_up))
                   if isinstance(a, ArmModel) else None for a in arms for s in range(n_mult)]
-        nodes = max(t.n_nodes for t in tables if t is not None)
-        tables = [t if t is None or t.n_nodes == nodes else
-                  response_death_table(arms[i // n_mult].response, float(mult[i % n_mult] if by_stratum else 1.0),
-                                       float(trial.follow_up), nodes) for i, t in enumerate(tables)]
-        quantiles = np.vstack([np.full(nodes + 1, np.inf) if t is None else t.quantiles for t in tables])
-        scales = np.array([np.inf if t is None else t.scale for t in tables])
+        width = max(t.n_nodes for t in tables if t is not None) + 1
+        quantiles = np.full((len(tables), width), np.inf)
+        limits = np.ones(len(tables))
+        scales = np.full(len(tables), np.inf)
+        for c, t in enumerate(tables):
+            if t is not None:
+                quantiles[c, :t.n_nodes + 1] = t.quantiles
+                limits[c], scales[c] = t.n_nodes, t.scale
     return _Plan(model=model, follow_up=float(trial.follow_up), multipliers=mult, by_stratum=by_stratum,
-                 has_chain=has_chain, exp_rates=exp_rates, quantiles=quantiles, scales=scales,
+                 has_chain=has_chain, exp_rates=exp_rates, quantiles=quantiles, scales=scales, limits=limits,
                  dropout=np.asarray(trial.dropout_hazard, dtype=float),
                  visit_times=np.asarray(model.visit_times, dtype=float))
 
@@ -228,7 +232,7 @@ def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.rand
     which = arm.astype(np.intp)
     if plan.by_stratum:
         which = which * len(DISEASES) + stratum
-    death = sample_from_tables(plan.quantiles, plan.scales, which, u)
+    death = sample_from_tables(plan.quantiles, plan.scales, plan.limits, which, u)
     if not all(isinstance(a, ArmModel) for a in plan.model.arms):  # mixed model: parametric arms exactly
         para = _parametric_death(plan, arm, stratum, -np.log1p(-u))
         chain = np.asarray([isinstance(a, ArmModel) for a in plan.model.arms])[arm]
