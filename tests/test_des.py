@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trialsim import des, seeding
-from trialsim._check import _logrank_fallback, check_calibration, cohort_trial
+from trialsim._check import check_calibration, cohort_trial
 from trialsim._enrolment import permuted_block_arms
 from trialsim.calibrate import calibrate, infection_probability, state_probabilities
 from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED
@@ -81,22 +81,6 @@ def test_cohort_trial_gives_exact_arm_sizes():
     assert np.all((batch.arm == 0).sum(axis=1) == 20) and np.all((batch.arm == 1).sum(axis=1) == 21)
     # the arms are in random order of enrolment, not sorted
     assert not np.all(batch.arm[:, :20] == 0)
-
-
-def test_logrank_fallback_reproduces_r_survdiff():
-    # EST-01: survdiff on survival::aml, chisq 3.396388699, p 0.06533932204 (tolerance 1e-8)
-    from pathlib import Path
-
-    aml = pd.read_csv(Path(__file__).parent / "data" / "aml.csv")
-    time = aml["time"].to_numpy(float)[None]
-    event = (aml["status"] == 1).to_numpy()[None]
-    group = (aml["group"] == "Nonmaintained").to_numpy(int)[None]
-    assert abs(_logrank_fallback(time, event, group)[0] - 0.06533932204) <= 1e-8
-    # EST-03: Gehan 6-MP vs placebo, chisq 16.79294099, p 4.168809109e-05
-    gehan = pd.read_csv(Path(__file__).parent / "data" / "gehan_6mp.csv")
-    p = _logrank_fallback(gehan["time"].to_numpy(float)[None], (gehan["status"] == 1).to_numpy()[None],
-                          (gehan["group"] != gehan["group"].iloc[0]).to_numpy(int)[None])
-    assert abs(p[0] - 4.168809109e-05) <= 1e-8
 
 
 # ------------------------------------------------------------------------------------ the disease model
@@ -402,3 +386,22 @@ def test_first_replicate_is_only_a_label():
     for name in ("time", "event", "response", "dose", "infection_time"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert b.to_frame()["replicate"].iloc[0] == 7
+
+
+def test_batch_summary_counts_one_trial():
+    from trialsim._summary import batch_summary
+    from trialsim.estimators import kaplan_meier
+
+    trial = Trial(n=40, dropout_hazard=(0.05, 0.05))
+    batch = des.simulate(standin_model(), trial, n_replicates=1, seed=3, detail=True)
+    summary = batch_summary(batch, horizon=8.0)
+    assert summary["week"] == 8.0 and summary["duration_weeks"] == batch.analysis_time[0]
+    for a, row in enumerate(summary["arms"]):
+        mine = batch.arm[0] == a
+        assert row["enrolled"] == mine.sum() and row["deaths"] == batch.event[0][mine].sum()
+        km = kaplan_meier(batch.time[0][mine], batch.event[0][mine]).survival_at(8.0)
+        assert row["survival_at_horizon"] == pytest.approx(float(km), abs=1e-12)
+        week8 = batch.response[0][mine][:, 7]
+        assert row["response"]["CR"] == (week8 == CR).sum() and row["response"]["dead"] == (week8 == DEAD).sum()
+        assert row["infections"] == np.isfinite(batch.infection_time[0][mine]).sum()
+        assert row["median_dose"] == pytest.approx(float(np.nanmedian(batch.dose[0][mine][:, 7])))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 
 from .data import TrialBatch
+from .estimators import logrank_batch
+from .exceptions import DegenerateStatisticWarning
 from .model import CR, DEAD, DISEASES, NR, PR, Accrual, Trial
 
 __all__ = ["cohort_trial", "check_calibration", "cohort_statistics", "STUDY_PVALUE"]
@@ -83,46 +86,6 @@ def cohort_statistics(batch: TrialBatch, name: str, *, arm: int, week: float | N
     return share(state == _STATE_OF[kind])
 
 
-def _logrank_pvalues(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Two-sided log-rank P values per row (``trialsim.estimators.logrank_batch`` when it is installed)."""
-    try:
-        from .estimators import logrank_batch
-    except ImportError:
-        return _logrank_fallback(time, event, group)
-    return np.asarray(logrank_batch(time, event, group).pvalue)
-
-
-def _logrank_fallback(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Log-rank test per row with tied times grouped (hypergeometric variance); P from chi-square, 1 df."""
-    from scipy import stats
-
-    r, n = time.shape
-    order = np.lexsort((~event, time), axis=1)
-    t = np.take_along_axis(time, order, axis=1)
-    d = np.take_along_axis(event, order, axis=1).astype(float)
-    g1 = np.take_along_axis(group == 1, order, axis=1).astype(float)
-    pos = np.arange(n)
-    new = np.ones((r, n), dtype=bool)
-    new[:, 1:] = t[:, 1:] != t[:, :-1]
-    last = np.ones((r, n), dtype=bool)
-    last[:, :-1] = new[:, 1:]
-    first = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-    at_risk = n - first
-    at_risk1 = g1.sum(axis=1, keepdims=True) - np.take_along_axis(np.cumsum(g1, axis=1) - g1, first, axis=1)
-    cum_d = np.cumsum(d, axis=1)
-    cum_d1 = np.cumsum(d * g1, axis=1)
-    before = np.take_along_axis(cum_d - d, first, axis=1)
-    before1 = np.take_along_axis(cum_d1 - d * g1, first, axis=1)
-    deaths = np.where(last, cum_d - before, 0.0)
-    deaths1 = np.where(last, cum_d1 - before1, 0.0)
-    share = at_risk1 / at_risk
-    observed_minus_expected = (deaths1 - deaths * share).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = (deaths * share * (1 - share) * np.where(at_risk > 1, (at_risk - deaths) / (at_risk - 1), 0.0)).sum(axis=1)
-        chi2 = np.where(var > 0, observed_minus_expected**2 / np.where(var > 0, var, 1.0), 0.0)
-    return stats.chi2.sf(chi2, 1)
-
-
 def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | None = None,
                       n_per_arm: tuple[int, int] = (20, 21), detail_batch: bool = False) -> dict:
     """Simulate the published study ``n_cohorts`` times with the DES and compare with the calibrated model.
@@ -147,7 +110,7 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | 
         cohorts), ``simulated_se``, ``simulated_ci_low``/``simulated_ci_high`` (``mean +/- 1.96 se``) and
         ``z = (simulated - model) / se``; ``None`` where the target has no simulated counterpart.
         ``logrank``: ``median_pvalue``, ``share_p_le_0011`` (share of cohorts with P <= 0.011, the study's P),
-        ``quantiles`` of P (5%, 25%, 50%, 75%, 95%). Also ``n_cohorts``, ``n_per_arm``, ``seed`` (root
+        ``quantiles`` of P (5%, 25%, 50%, 75%, 95%), ``n_degenerate`` (cohorts without a death: P = 1). Also ``n_cohorts``, ``n_per_arm``, ``seed`` (root
         entropy), ``engine``, ``horizon_weeks``.
 
     Notes
@@ -185,14 +148,19 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | 
 
     # The study's comparison: survival to the horizon, ruxolitinib (arm 0) against control (arm 1).
     died = batch.event & (batch.time <= horizon)
-    pvalues = _logrank_pvalues(np.minimum(batch.time, horizon), died, batch.arm.astype(np.int8))
+    with warnings.catch_warnings():
+        # cohorts without a death have no test (P = 1 by convention): counted in the result, not warned about
+        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+        test = logrank_batch(np.minimum(batch.time, horizon), died, batch.arm.astype(np.int64))
+    pvalues = test.pvalue
     quantiles = np.quantile(pvalues, [0.05, 0.25, 0.5, 0.75, 0.95])
     result = {
         "n_cohorts": int(n_cohorts), "n_per_arm": list(n_per_arm), "seed": batch.seed, "engine": batch.engine,
         "horizon_weeks": horizon, "targets": rows,
         "logrank": {"median_pvalue": float(np.median(pvalues)),
                     "share_p_le_0011": float(np.mean(pvalues <= STUDY_PVALUE)),
-                    "quantiles": {f"{q:g}": float(v) for q, v in zip((0.05, 0.25, 0.5, 0.75, 0.95), quantiles)}},
+                    "quantiles": {f"{q:g}": float(v) for q, v in zip((0.05, 0.25, 0.5, 0.75, 0.95), quantiles)},
+                    "n_degenerate": int(np.count_nonzero(test.degenerate))},
     }
     if detail_batch:
         result["batch"] = batch

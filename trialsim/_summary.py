@@ -5,34 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .data import TrialBatch
+from .estimators import km_survival_at_batch
 from .model import CR, DEAD, NR, PR
 
-__all__ = ["batch_summary", "km_survival_at"]
-
-
-def km_survival_at(time: np.ndarray, event: np.ndarray, t: float, *, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Kaplan-Meier ``S(t)`` per row of ``(R, n)`` arrays and per group: shape ``(R, n_groups)``.
-
-    ``S(t) = prod_{t_j <= t} (1 - d_j / Y_j)`` over distinct death times ``t_j`` of the group, with ``d_j``
-    deaths and ``Y_j`` of the group at risk (``time >= t_j``); NaN for an empty group. Uses
-    ``trialsim.estimators.km_survival_at_batch`` when it is present.
-    """
-    try:
-        from .estimators import km_survival_at_batch
-    except ImportError:
-        pass
-    else:
-        return np.asarray(km_survival_at_batch(time, event, t, group=group, n_groups=n_groups), dtype=float)
-    out = np.ones((time.shape[0], n_groups))
-    for i in range(time.shape[0]):
-        for k in range(n_groups):
-            mine = group[i] == k
-            ti, ei = time[i][mine], event[i][mine]
-            if ti.size == 0:
-                out[i, k] = np.nan
-            for tj in np.unique(ti[ei & (ti <= t)]):
-                out[i, k] *= 1.0 - np.count_nonzero(ei & (ti == tj)) / np.count_nonzero(ti >= tj)
-    return out
+__all__ = ["batch_summary"]
 
 
 def batch_summary(batch: TrialBatch, *, horizon: float, week: float | None = None) -> dict:
@@ -48,7 +24,8 @@ def batch_summary(batch: TrialBatch, *, horizon: float, week: float | None = Non
         week = 8.0 if 8.0 in batch.visit_times else batch.visit_times[-1]
     j = batch.visit_times.index(week) if batch.has_detail and week in batch.visit_times else None
     # Patients enrolled after a data cut have time 0 and no event: never at risk after time 0, so harmless.
-    km = km_survival_at(batch.time, batch.event, horizon, group=batch.arm, n_groups=len(batch.arm_names))
+    km = km_survival_at_batch(batch.time, batch.event, horizon, group=batch.arm.astype(np.int64),
+                              n_groups=len(batch.arm_names))
     arms = []
     for a, name in enumerate(batch.arm_names):
         in_arm = (batch.arm == a) & enrolled
