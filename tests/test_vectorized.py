@@ -209,7 +209,8 @@ def test_analysis_rules_match_a_patient_by_patient_loop(seed, analysis, dropout,
     rng = np.random.default_rng(seed)
     r, n = 6, 12
     trial = Trial(n=n, analysis=analysis, analysis_time=6.0 if analysis == "calendar" else None,
-                  target_events=3 if analysis == "events" else None, follow_up=5.0)
+                  target_events=3 if analysis == "events" else None, follow_up=5.0,
+                  accrual=Accrual(kind="poisson", rate=2.0) if poisson else Accrual())
     entry = np.cumsum(rng.exponential(0.5, (r, n)), axis=1) if poisson else np.zeros((r, n))
     death = np.where(rng.random((r, n)) < 0.5, rng.exponential(4.0, (r, n)), np.inf)
     lost = rng.exponential(10.0, (r, n)) if dropout else None

@@ -21,14 +21,21 @@ _MAX_PATTERNS = 4096
 
 def draw_baseline(baseline: BaselineMix, n_replicates: int, n: int,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Sex and underlying disease, independent across patients: ``(female bool, stratum int8)``."""
-    u = rng.random((2, n_replicates, n))
-    female = u[0] < baseline.female_fraction
-    cum = np.cumsum(baseline.disease_fractions)[:-1]
-    # stratum = number of cumulative thresholds below u (inverse CDF of a 3-point distribution)
-    stratum = (u[1] >= cum[0]).view(np.int8)
-    for c in cum[1:]:
-        stratum = stratum + (u[1] >= c).view(np.int8)
+    """Sex and underlying disease, independent across patients: ``(female bool, stratum int8)``.
+
+    One uniform per patient serves both: the stratum is the interval of the disease distribution that ``u``
+    falls in, and the position of ``u`` inside that interval, ``(u - start) / width``, is again uniform and
+    independent of the stratum, so ``female = position < female_fraction``.
+    """
+    u = rng.random((n_replicates, n))
+    widths = np.asarray(baseline.disease_fractions)
+    starts = np.concatenate(([0.0], np.cumsum(widths)[:-1]))
+    # stratum = number of interval starts (after the first) that u has passed: inverse CDF of 3 points
+    stratum = (u >= starts[1]).view(np.int8)
+    for c in starts[2:]:
+        stratum += (u >= c).view(np.int8)
+    # female <=> (u - start) / width < female_fraction <=> u < start + female_fraction * width
+    female = u < np.take(starts + baseline.female_fraction * widths, stratum)
     return female, stratum
 
 
@@ -71,7 +78,10 @@ def _block_sequences(trial: Trial, shape: tuple[int, ...], length: int, rng: np.
         k = patterns.shape[0]
         dtype = np.uint8 if k <= 256 else np.uint16
         pick = rng.integers(0, k, size=shape + (n_blocks,), dtype=dtype)
-        seq = patterns[pick]
+        if b in (2, 4, 8):  # gather whole blocks: each arrangement's b int8 labels read as one b-byte integer
+            seq = patterns.view(f"i{b}")[:, 0][pick].view(np.int8)
+        else:
+            seq = patterns[pick]
     else:
         unit = b // sum(trial.allocation)
         base = np.repeat(np.arange(len(trial.allocation), dtype=np.int8), [a * unit for a in trial.allocation])

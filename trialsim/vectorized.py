@@ -223,9 +223,12 @@ def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.rand
     shape = arm.shape
     if plan.exp_rates is not None:  # all arms exponential: t = E / (lambda * multiplier)
         e = rng.standard_exponential(shape)
-        rate = plan.exp_rates[arm, stratum] if plan.by_stratum else plan.exp_rates[:, 0][arm]
         with np.errstate(divide="ignore"):
-            return e / rate
+            mean = 1.0 / plan.exp_rates  # inf for a zero hazard: no death
+        death = e * (mean[arm, stratum] if plan.by_stratum else np.take(mean[:, 0], arm))
+        if np.isinf(mean).any():  # e = 0 would give inf * 0 = nan
+            death[np.isnan(death)] = np.inf
+        return death
     if not plan.has_chain:  # all parametric, some piecewise
         return _parametric_death(plan, arm, stratum, rng.standard_exponential(shape))
     u = rng.random(shape)
@@ -299,10 +302,10 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray, lost: np.ndarra
     if lost is not None:
         died &= death < lost
         end = np.minimum(end, lost)
-    finish = entry + end  # calendar end of each patient's follow-up
+    finish = end if trial.accrual.kind == "instant" else entry + end  # calendar end of follow-up
     complete = finish.max(axis=1)
     if trial.analysis == "complete":
-        reason = np.where(died, DIED, END_OF_FOLLOW_UP).astype(np.int8)
+        reason = (~died).view(np.int8)  # DIED = 0, END_OF_FOLLOW_UP = 1
         if lost is not None:
             reason[~died & (lost < horizon)] = LOST
         return end, died, reason, complete

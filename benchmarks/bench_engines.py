@@ -1,0 +1,317 @@
+"""Throughput of the simulation engines, against naive peers measured in the same run.
+
+For two workloads, the parametric trial (exponential arms, S(8 wk) 0.95 vs 0.62, n = 40, 1:1, everyone enrolled
+at once, follow-up 8 weeks) and the default CTD-MAS trial (the calibrated multi-state model, same trial), it
+prints replicates per second of a log-rank power calculation (simulate a trial, run the log-rank test) for
+
+- ``vectorized``: the vectorised engine chunk by chunk with the design's analysis (``trialsim.estimators.
+  logrank_batch``), one core; also the engine alone;
+- ``vectorized, all jobs``: :func:`trialsim.montecarlo.run` with every core (loky);
+- ``des``: the discrete-event engine with the same analysis;
+- peers, written the plain way:
+  ``survdiff loop``: one trial at a time, numpy draws and statsmodels ``survdiff``;
+  ``simpy loop``: one simpy environment per trial (a process per patient), statsmodels ``survdiff``;
+  ``numpy batch``: a whole chunk of trials drawn with numpy and a plain numpy log-rank over the batch
+  (argsort per row, at-risk counts by cumulative sums), without the sorted-key kernel;
+
+the ratios to the vectorised engine, how its throughput scales with n (20 ... 320 patients) and with the number
+of replicates (cost per replicate), its peak memory for 100,000 vs 1,000,000 replicates (``trialsim.power`` in a
+subprocess, one job), and the wall time of ``trialsim power --scenario parametric --n 40 --reps 100000`` on
+every core (interpreter start included). Everything goes to ``benchmarks/results/bench_engines.csv`` with the
+CPU model, core count and load average (the machine may be shared: each figure is the best of several runs).
+
+Run: ``python benchmarks/bench_engines.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime as dt
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from trialsim import ctdmas, des, montecarlo, seeding, vectorized
+from trialsim.designs import TwoArmDesign
+from trialsim.model import DEAD, NR, ArmModel, DiseaseModel, ParametricArm, Trial
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DESIGN = TwoArmDesign()
+
+
+# --------------------------------------------------------------------------------------------- workloads
+
+
+def workloads() -> dict[str, tuple[DiseaseModel, Trial]]:
+    control = ParametricArm.from_survival(0.62, at=8.0)
+    treatment = ParametricArm.from_survival(0.95, at=8.0)
+    parametric = DiseaseModel(arms=(treatment, control), arm_names=("treatment", "control"))
+    return {"parametric": (parametric, Trial(n=40)), "ctdmas": (ctdmas.default_model(), ctdmas.default_trial(40))}
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def engine_power(engine, model, trial, n_replicates: int, *, analyse: bool = True, seed: int = 1) -> None:
+    """Chunk loop of a power run on one core: simulate each chunk, analyse it, keep only the outcome."""
+    root = seeding.root_sequence(seed)
+    for c, (start, stop) in enumerate(seeding.chunk_bounds(n_replicates)):
+        batch = engine.simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c))
+        if analyse:
+            DESIGN.analyse([batch], trial)
+
+
+# ------------------------------------------------------------------------------------------------- peers
+
+
+def _patient_death(arm, rng) -> float:
+    """One death time, drawn the plain way (a jump at a time for the multi-state model)."""
+    if isinstance(arm, ParametricArm):
+        return float(arm.quantile_time(rng.random()))
+    q = arm.response.refractory_generator() if rng.random() < arm.response.refractory_fraction \
+        else arm.response.generator()
+    state, t = NR, 0.0
+    while True:
+        rate = -q[state, state]
+        if rate <= 0:
+            return math.inf
+        t += rng.exponential(1.0 / rate)
+        if t > 8.0:
+            return math.inf
+        p = np.clip(q[state], 0, None)
+        state = int(rng.choice(4, p=p / p.sum()))
+        if state == DEAD:
+            return t
+
+
+def peer_survdiff_loop(model, trial, n_replicates: int, seed: int = 2) -> None:
+    from statsmodels.duration.survfunc import survdiff
+
+    rng = np.random.default_rng(seed)
+    half = trial.n // 2
+    for _ in range(n_replicates):
+        group = rng.permutation(np.repeat([0, 1], half))
+        death = np.array([_patient_death(model.arms[g], rng) for g in group])
+        time_ = np.minimum(death, trial.follow_up)
+        survdiff(time_, (death <= trial.follow_up).astype(int), group)
+
+
+def peer_simpy_loop(model, trial, n_replicates: int, seed: int = 3) -> None:
+    import simpy
+    from statsmodels.duration.survfunc import survdiff
+
+    rng = np.random.default_rng(seed)
+    half = trial.n // 2
+
+    def patient(env, i, arm, out):
+        death = _patient_death(arm, rng)
+        yield env.timeout(min(death, trial.follow_up))
+        out[i] = (env.now, death <= trial.follow_up)
+
+    for _ in range(n_replicates):
+        env = simpy.Environment()
+        group = rng.permutation(np.repeat([0, 1], half))
+        out = [None] * trial.n
+        for i, g in enumerate(group):
+            env.process(patient(env, i, model.arms[g], out))
+        env.run()
+        survdiff(np.array([o[0] for o in out]), np.array([o[1] for o in out], dtype=int), group)
+
+
+def plain_logrank(time_, event, group) -> np.ndarray:
+    """The textbook log-rank over a batch (rows = trials), no tied deaths assumed (continuous death times)."""
+    order = np.argsort(time_, axis=1, kind="stable")
+    e = np.take_along_axis(event, order, axis=1).astype(float)
+    g = np.take_along_axis(group, order, axis=1).astype(float)
+    n = time_.shape[1]
+    at_risk = n - np.arange(n)
+    at_risk1 = g.sum(axis=1, keepdims=True) - np.cumsum(g, axis=1) + g
+    p1 = at_risk1 / at_risk
+    observed = (e * g).sum(axis=1)
+    expected = (e * p1).sum(axis=1)
+    variance = (e * p1 * (1 - p1)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (observed - expected) ** 2 / variance
+
+
+def peer_numpy_batch(model, trial, n_replicates: int, seed: int = 4) -> None:
+    """Plain numpy over a chunk: shuffled arms, death times (jumps for the multi-state model), log-rank."""
+    rng = np.random.default_rng(seed)
+    n = trial.n
+    for start, stop in seeding.chunk_bounds(n_replicates):
+        r = stop - start
+        group = np.argsort(rng.random((r, n)), axis=1) % 2  # a random half/half split
+        death = np.full((r, n), np.inf)
+        for a, arm in enumerate(model.arms):
+            mask = group == a
+            if isinstance(arm, ParametricArm):
+                death[mask] = rng.exponential(1.0 / arm.hazards[0], mask.sum())
+            else:
+                death[mask] = _batch_chain_deaths(arm, int(mask.sum()), trial.follow_up, rng)
+        plain_logrank(np.minimum(death, trial.follow_up), death <= trial.follow_up, group)
+
+
+def _batch_chain_deaths(arm: ArmModel, m: int, horizon: float, rng) -> np.ndarray:
+    q_move, q_stay = arm.response.generator(), arm.response.refractory_generator()
+    q = np.where((rng.random(m) < arm.response.refractory_fraction)[:, None, None], q_stay, q_move)
+    state, t, death = np.zeros(m, int), np.zeros(m), np.full(m, np.inf)
+    alive = np.arange(m)
+    while alive.size:
+        rows = q[alive, state[alive]]
+        rate = -rows[np.arange(alive.size), state[alive]]
+        with np.errstate(divide="ignore"):
+            t[alive] += rng.exponential(1.0, alive.size) / rate
+        p = np.clip(rows, 0, None)
+        nxt = (rng.random(alive.size)[:, None] > np.cumsum(p, axis=1) / p.sum(axis=1, keepdims=True)).sum(axis=1)
+        state[alive] = nxt
+        dead = (nxt == DEAD) & (t[alive] <= horizon)
+        death[alive[dead]] = t[alive[dead]]
+        alive = alive[~dead & (t[alive] <= horizon)]
+    return death
+
+
+# ---------------------------------------------------------------------------------------------- memory, CLI
+
+_MEMORY_SNIPPET = """
+import resource, sys
+from trialsim.model import DiseaseModel, ParametricArm, Trial
+from trialsim.power import power
+arms = (ParametricArm.from_survival(0.95, at=8.0), ParametricArm.from_survival(0.62, at=8.0))
+result = power(DiseaseModel(arms=arms), Trial(n=40), n_replicates=int(sys.argv[1]), seed=1, n_jobs=1,
+               engine="vectorized")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, result.power)
+"""
+
+
+def peak_memory_mb(n_replicates: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, str(n_replicates)], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[0]) / 1024, float(out[1])
+
+
+def cli_wall_time(reps: int, jobs: int) -> float:
+    cmd = [sys.executable, "-m", "trialsim", "power", "--scenario", "parametric", "--n", "40", "--reps", str(reps),
+           "--jobs", str(jobs), "--seed", "1", "--quiet"]
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------------------ main
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer replicates and repeats (a smoke run)")
+    parser.add_argument("--repeat", type=int, default=5, help="timings per measurement; the best is kept")
+    args = parser.parse_args()
+    quick = args.quick
+    repeat = 2 if quick else args.repeat
+    warnings.simplefilter("ignore")  # degenerate replicates (no deaths) are counted, not warned about, in power
+    rows: list[dict] = []
+    stamp = dt.datetime.now().isoformat(timespec="seconds")
+    machine = dict(cpu=cpu_name(), cores=os.cpu_count(), load=" ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+    def record(workload, measure, n, reps, seconds, **extra):
+        row = dict(timestamp=stamp, workload=workload, measure=measure, n=n, replicates=reps,
+                   seconds=round(seconds, 6), reps_per_second=round(reps / seconds, 1) if seconds else "",
+                   **extra, **machine)
+        rows.append(row)
+        return row
+
+    print(f"CPU: {machine['cpu']}, {machine['cores']} cores, load average {machine['load']}")
+    base = 20_000 if quick else 200_000
+    for name, (model, trial) in workloads().items():
+        engine_power(vectorized, model, trial, 2000)  # tables, imports
+        print(f"\n== {name} trial, n = {trial.n}: replicates per second (log-rank power: simulate + test) ==")
+        ref = record(name, "vectorized, 1 job", trial.n, base,
+                     best_of(lambda: engine_power(vectorized, model, trial, base), repeat))
+        record(name, "vectorized engine only, 1 job", trial.n, base,
+               best_of(lambda: engine_power(vectorized, model, trial, base, analyse=False), repeat))
+        big = 4 * base
+        montecarlo.run(model, trial, DESIGN, n_replicates=big, seed=1, n_jobs=-1, engine="vectorized")  # pool up
+        runs = []
+        record(name, "vectorized, all jobs", trial.n, big,
+               best_of(lambda: runs.append(montecarlo.run(model, trial, DESIGN, n_replicates=big, seed=1, n_jobs=-1,
+                                                          engine="vectorized")), repeat),
+               workers=runs[-1].n_workers)
+        small = 1000 if quick else 4000
+        record(name, "des, 1 job", trial.n, small, best_of(lambda: engine_power(des, model, trial, small), 1))
+        loop = 100 if quick else 400
+        record(name, "peer: survdiff loop", trial.n, loop, best_of(lambda: peer_survdiff_loop(model, trial, loop), 1))
+        record(name, "peer: simpy loop", trial.n, loop, best_of(lambda: peer_simpy_loop(model, trial, loop), 1))
+        batch = 20_000 if quick else 100_000
+        record(name, "peer: numpy batch", trial.n, batch,
+               best_of(lambda: peer_numpy_batch(model, trial, batch), repeat))
+        for row in rows:
+            if row["workload"] == name:
+                ratio = ref["reps_per_second"] / row["reps_per_second"]
+                row["vectorized_over_this"] = round(ratio, 2)
+                print(f"  {row['measure']:<32} {row['reps_per_second']:>12,.0f} /s   vectorized is {ratio:8.2f} x")
+
+        print(f"  scaling with n (vectorized, 1 job, {base:,} replicates):")
+        for n in (20, 40, 80, 160, 320):
+            t = dataclasses.replace(trial, n=n)
+            engine_power(vectorized, model, t, 2000)
+            seconds = best_of(lambda: engine_power(vectorized, model, t, base), repeat)
+            row = record(name, "scaling in n", n, base, seconds)
+            print(f"    n = {n:>3}: {row['reps_per_second']:>12,.0f} replicates/s, "
+                  f"{base * n / seconds / 1e6:6.1f} M patients/s, {seconds / base * 1e6:7.2f} us/replicate")
+
+        print("  scaling with replicates (vectorized, 1 job, n = 40): cost per replicate")
+        for reps in ((2_000, 20_000, 100_000) if quick else (2_000, 20_000, 200_000, 1_000_000)):
+            seconds = best_of(lambda: engine_power(vectorized, model, trial, reps), 1 if reps >= 1_000_000 else repeat)
+            row = record(name, "scaling in replicates", trial.n, reps, seconds)
+            print(f"    R = {reps:>9,}: {seconds / reps * 1e6:7.2f} us/replicate")
+
+    print("\n== peak memory (trialsim.power, parametric trial, one job, vectorized) ==")
+    for reps in ((100_000, 300_000) if quick else (100_000, 1_000_000)):
+        start = time.perf_counter()
+        mb, pw = peak_memory_mb(reps)
+        record("parametric", "peak RSS (MB)", 40, reps, time.perf_counter() - start, peak_rss_mb=round(mb, 1))
+        print(f"  R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
+
+    jobs = os.cpu_count() or 1
+    print(f"\n== trialsim power --scenario parametric --n 40 --reps 100000 --jobs {jobs} (wall, interpreter included) ==")
+    cli_wall_time(2000, jobs)  # warm the file cache
+    seconds = best_of(lambda: cli_wall_time(100_000, jobs), 1 if quick else 3)
+    record("parametric", f"CLI wall time, --jobs {jobs}", 40, 100_000, seconds)
+    print(f"  {seconds:.2f} s")
+
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "bench_engines.csv"
+    fields = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()
