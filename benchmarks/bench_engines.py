@@ -17,7 +17,11 @@ prints replicates per second of a log-rank power calculation (simulate a trial, 
 the ratios to the vectorised engine, how its throughput scales with n (20 ... 320 patients) and with the number
 of replicates (cost per replicate), its peak memory for 100,000 vs 1,000,000 replicates (``trialsim.power`` in a
 subprocess, one job), and the wall time of ``trialsim power --scenario parametric --n 40 --reps 100000`` on
-every core (interpreter start included). Everything goes to ``benchmarks/results/bench_engines.csv`` with the
+every core (interpreter start included).
+
+The engine and its numpy peer are first timed with glibc's default allocator, then everything with the
+allocator tuned (:mod:`trialsim._allocator`: freed chunk memory stays in the heap instead of being page-faulted
+in again, which matters on virtual machines); ratios are taken within one allocator setting. Everything goes to ``benchmarks/results/bench_engines.csv`` with the
 CPU model, core count and load average (the machine may be shared: each figure is the best of several runs).
 
 Run: ``python benchmarks/bench_engines.py [--quick]``.
@@ -41,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from trialsim import ctdmas, des, montecarlo, seeding, vectorized
+from trialsim._allocator import tune_allocator
 from trialsim.designs import TwoArmDesign
 from trialsim.model import DEAD, NR, ArmModel, DiseaseModel, ParametricArm, Trial
 
@@ -204,11 +209,11 @@ def peak_memory_mb(n_replicates: int) -> tuple[float, float]:
     return int(out[0]) / 1024, float(out[1])
 
 
-def cli_wall_time(reps: int, jobs: int) -> float:
+def cli_wall_time(reps: int, jobs: int, env: dict | None = None) -> float:
     cmd = [sys.executable, "-m", "trialsim", "power", "--scenario", "parametric", "--n", "40", "--reps", str(reps),
            "--jobs", str(jobs), "--seed", "1", "--quiet"]
     start = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -236,19 +241,37 @@ def main() -> None:
     rows: list[dict] = []
     stamp = dt.datetime.now().isoformat(timespec="seconds")
     machine = dict(cpu=cpu_name(), cores=os.cpu_count(), load=" ".join(f"{x:.2f}" for x in os.getloadavg()))
+    allocator = {"value": "glibc default"}
 
     def record(workload, measure, n, reps, seconds, **extra):
-        row = dict(timestamp=stamp, workload=workload, measure=measure, n=n, replicates=reps,
-                   seconds=round(seconds, 6), reps_per_second=round(reps / seconds, 1) if seconds else "",
-                   **extra, **machine)
+        row = dict(timestamp=stamp, workload=workload, measure=measure, allocator=allocator["value"], n=n,
+                   replicates=reps, seconds=round(seconds, 6),
+                   reps_per_second=round(reps / seconds, 1) if seconds else "", **extra, **machine)
         rows.append(row)
         return row
 
     print(f"CPU: {machine['cpu']}, {machine['cores']} cores, load average {machine['load']}")
     base = 20_000 if quick else 200_000
-    for name, (model, trial) in workloads().items():
+    batch = 20_000 if quick else 100_000
+    loads = workloads()
+
+    # Phase 1, glibc's default allocator: the engine and the numpy peer (the two figures a ratio is taken of)
+    print("\n== glibc default allocator, one core ==")
+    for name, (model, trial) in loads.items():
         engine_power(vectorized, model, trial, 2000)  # tables, imports
-        print(f"\n== {name} trial, n = {trial.n}: replicates per second (log-rank power: simulate + test) ==")
+        a = record(name, "vectorized, 1 job", trial.n, base,
+                   best_of(lambda: engine_power(vectorized, model, trial, base), repeat))
+        b = record(name, "peer: numpy batch", trial.n, batch, best_of(lambda: peer_numpy_batch(model, trial, batch),
+                                                                      repeat))
+        print(f"  {name:<10} vectorized {a['reps_per_second']:>10,.0f} /s   numpy batch peer "
+              f"{b['reps_per_second']:>10,.0f} /s   ratio {a['reps_per_second'] / b['reps_per_second']:.2f}")
+
+    # Phase 2: allocator tuned (trialsim._allocator) for this process and the worker processes started later
+    tuned = tune_allocator()
+    allocator["value"] = "tuned" if tuned else "glibc default (tuning unavailable)"
+    print(f"\n== allocator: {allocator['value']} (mmap threshold 32 MB, trim threshold 256 MB) ==")
+    for name, (model, trial) in loads.items():
+        print(f"\n-- {name} trial, n = {trial.n}: replicates per second (log-rank power: simulate + test) --")
         ref = record(name, "vectorized, 1 job", trial.n, base,
                      best_of(lambda: engine_power(vectorized, model, trial, base), repeat))
         record(name, "vectorized engine only, 1 job", trial.n, base,
@@ -265,11 +288,10 @@ def main() -> None:
         loop = 100 if quick else 400
         record(name, "peer: survdiff loop", trial.n, loop, best_of(lambda: peer_survdiff_loop(model, trial, loop), 1))
         record(name, "peer: simpy loop", trial.n, loop, best_of(lambda: peer_simpy_loop(model, trial, loop), 1))
-        batch = 20_000 if quick else 100_000
-        record(name, "peer: numpy batch", trial.n, batch,
-               best_of(lambda: peer_numpy_batch(model, trial, batch), repeat))
+        record(name, "peer: numpy batch", trial.n, batch, best_of(lambda: peer_numpy_batch(model, trial, batch),
+                                                                  repeat))
         for row in rows:
-            if row["workload"] == name:
+            if row["workload"] == name and row["allocator"] == allocator["value"]:
                 ratio = ref["reps_per_second"] / row["reps_per_second"]
                 row["vectorized_over_this"] = round(ratio, 2)
                 print(f"  {row['measure']:<32} {row['reps_per_second']:>12,.0f} /s   vectorized is {ratio:8.2f} x")
@@ -286,7 +308,7 @@ def main() -> None:
         print("  scaling with replicates (vectorized, 1 job, n = 40): cost per replicate")
         for reps in ((2_000, 20_000, 100_000) if quick else (2_000, 20_000, 200_000, 1_000_000)):
             seconds = best_of(lambda: engine_power(vectorized, model, trial, reps), 1 if reps >= 1_000_000 else repeat)
-            row = record(name, "scaling in replicates", trial.n, reps, seconds)
+            record(name, "scaling in replicates", trial.n, reps, seconds)
             print(f"    R = {reps:>9,}: {seconds / reps * 1e6:7.2f} us/replicate")
 
     print("\n== peak memory (trialsim.power, parametric trial, one job, vectorized) ==")
@@ -297,20 +319,29 @@ def main() -> None:
         print(f"  R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
 
     jobs = os.cpu_count() or 1
-    print(f"\n== trialsim power --scenario parametric --n 40 --reps 100000 --jobs {jobs} (wall, interpreter included) ==")
+    print(f"\n== trialsim power --scenario parametric --n 40 --reps 100000 --jobs {jobs} "
+          "(wall time, interpreter start included) ==")
     cli_wall_time(2000, jobs)  # warm the file cache
-    seconds = best_of(lambda: cli_wall_time(100_000, jobs), 1 if quick else 3)
-    record("parametric", f"CLI wall time, --jobs {jobs}", 40, 100_000, seconds)
-    print(f"  {seconds:.2f} s")
+    for label, env in (("as shipped", None), ("allocator tuned by environment", _tuned_env())):
+        seconds = best_of(lambda: cli_wall_time(100_000, jobs, env), 1 if quick else 3)
+        allocator["value"] = label
+        record("parametric", f"CLI wall time, --jobs {jobs}", 40, 100_000, seconds)
+        print(f"  {label:<32} {seconds:.2f} s")
 
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "bench_engines.csv"
-    fields = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
+    fields = list(dict.fromkeys(k for row in rows for k in row))
     with out.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nwritten: {out}")
+
+
+def _tuned_env() -> dict:
+    from trialsim._allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+    return {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 if __name__ == "__main__":
