@@ -68,7 +68,8 @@ def test_study_rerun_matches_the_calibrated_model(calibration):
     assert abs(rows["dose_median_week8"]["simulated"] - 0.5) <= 0.05
     batch = check["batch"]
     alive8 = (batch.arm == 0) & (batch.response[:, :, 7] >= NR) & (batch.response[:, :, 7] <= CR)
-    assert abs(np.median(batch.dose[:, :, 7][alive8]) - 0.5) <= 0.05
+    pooled = np.median(batch.dose[:, :, 7][alive8])
+    assert abs(pooled - 0.5) <= 0.05 and rows["dose_median_week8"]["simulated_pooled_median"] == pooled
     assert check["n_cohorts"] == r and check["seed"] == 20251027
     # Ruxolitinib (arm 0) is far better, so most cohorts are significant; a swapped or broken arm is not.
     lr = check["logrank"]
