@@ -214,7 +214,12 @@ def _indicator_quantities(des_stats: dict, vec_stats: dict) -> list[tuple[str, n
     """Replicate-level distributions as indicators at thresholds set by the vectorised run."""
     out = []
     for key in ("n_events", "logrank_chi2", "analysis_time"):
-        cut = float(np.median(vec_stats[key]))
+        values = np.unique(vec_stats[key])
+        if values.size > 1:  # the value whose CDF is nearest 1/2, short of the top (a capped count sits there)
+            cdf = np.searchsorted(np.sort(vec_stats[key]), values[:-1], side="right") / vec_stats[key].size
+            cut = float(values[:-1][np.argmin(np.abs(cdf - 0.5))])
+        else:
+            cut = float(values[0])
         out.append((f"P({key} <= {cut:.4g})", (des_stats[key] <= cut).astype(float),
                     (vec_stats[key] <= cut).astype(float)))
     cut = float(norm.ppf(0.975) ** 2)  # the 5% two-sided critical value: the power of the trial
