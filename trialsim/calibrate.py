@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
-from scipy.linalg import expm
 
 from .ctdmas import ASSUMPTIONS, DEFAULT_HORIZON_WEEKS, TARGETS, TARGETS_BY_NAME, Assumptions, Target
-from .model import (CR, DEAD, NR, PR, ArmModel, BaselineMix, DiseaseModel, Infection, ResponseProcess, Taper)
+from .model import (CR, DEAD, NR, PR, ArmModel, BaselineMix, DiseaseModel, Infection, ResponseProcess, Taper,
+                    expm)
 
 __all__ = ["calibrate", "CalibrationResult", "TargetRow", "model_values", "dose_quantile", "infection_probability"]
 

@@ -40,11 +40,30 @@ __all__ = [
     "Accrual",
     "Trial",
     "check_fields",
+    "expm",
 ]
 
 STATES = ("NR", "PR", "CR", "dead")
 NR, PR, CR, DEAD = 0, 1, 2, 3
 DISEASES = ("AOSD", "SLE", "other")
+
+
+# ------------------------------------------------------------------------------------- matrix exponential
+
+
+def expm(a: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.expm`` (stacked arrays too) through an orthogonal similarity: ``H expm(H A H) H``.
+
+    scipy 1.17's expm has a fast path for triangular matrices that loses accuracy when two diagonal entries
+    nearly coincide (error 0.03 when equal); a generator without relapse is triangular and equal exit rates are
+    a legitimate model. A Householder reflector ``H`` makes the matrix full, which avoids that path.
+    """
+    from scipy.linalg import expm as scipy_expm  # scipy is a core dependency; kept local so model stays light
+
+    a = np.asarray(a, dtype=float)
+    v = np.arange(1.0, a.shape[-1] + 1.0)
+    h = np.eye(a.shape[-1]) - 2.0 * np.outer(v, v) / (v @ v)
+    return h @ scipy_expm(h @ a @ h) @ h
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -147,8 +166,6 @@ class ResponseProcess:
 
         Exact: the mixture of the two chains' transition matrices ``expm(Q t)``.
         """
-        from scipy.linalg import expm  # scipy is a core dependency; kept local so model stays numpy-only
-
         times = np.atleast_1d(np.asarray(times, dtype=float))
         out = np.empty((times.size, 4))
         q_move = self.generator(multiplier)
