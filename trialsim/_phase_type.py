@@ -77,23 +77,27 @@ class DeathTimeTable:
 
 def sample_from_tables(quantiles: np.ndarray, scales: np.ndarray, limits: np.ndarray, which: np.ndarray,
                        u: np.ndarray) -> np.ndarray:
-    """Invert stacked tables: row ``which[i]`` of ``quantiles`` (C, width) for uniform ``u[i]``.
+    """Invert stacked tables: row ``which[i]`` (integer array) of ``quantiles`` (C, width) for uniform ``u[i]``.
 
     Row ``c`` holds ``limits[c] + 1`` nodes (the rest is padding); ``scales[c] = limits[c] / F_c(T)``.
     Uniforms beyond ``F_c(T)`` give ``inf``.
     """
     width = quantiles.shape[1]
     with np.errstate(invalid="ignore"):  # inf * 0 when F(T) = 0 and u = 0: nan, mapped to inf below
-        x = u * scales[which]
-    lim = limits[which]
+        x = u * np.take(scales, which)
+    lim = float(limits[0]) if limits.min() == limits.max() else np.take(limits, which)
     beyond = ~(x < lim)  # also catches nan
-    j = np.fmin(x, lim - 1.0).astype(np.intp)  # fmin: nan -> lim - 1, a valid index
+    np.fmin(x, lim - 1.0, out=x)  # fmin: nan -> lim - 1, a valid index
+    j = x.astype(np.intp)
     frac = x - j
-    base = which * width + j
-    flat = quantiles.ravel()
-    lo = flat[base]
-    with np.errstate(invalid="ignore"):
-        t = lo + (flat[base + 1] - lo) * frac
+    if quantiles.shape[0] > 1:
+        j += which.astype(np.intp, copy=False) * width
+    lo = np.take(quantiles, j)
+    t = np.take(quantiles, j + 1)
+    with np.errstate(invalid="ignore"):  # inf - inf in rows without deaths (F(T) = 0): masked below
+        t -= lo  # t = lo + (hi - lo) * frac, in place
+        t *= frac
+        t += lo
     t[beyond] = np.inf
     return t
 

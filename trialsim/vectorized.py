@@ -232,9 +232,7 @@ def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.rand
     if not plan.has_chain:  # all parametric, some piecewise
         return _parametric_death(plan, arm, stratum, rng.standard_exponential(shape))
     u = rng.random(shape)
-    which = arm.astype(np.intp)
-    if plan.by_stratum:
-        which = which * len(DISEASES) + stratum
+    which = arm.astype(np.intp) * len(DISEASES) + stratum if plan.by_stratum else arm
     death = sample_from_tables(plan.quantiles, plan.scales, plan.limits, which, u)
     if not all(isinstance(a, ArmModel) for a in plan.model.arms):  # mixed model: parametric arms exactly
         para = _parametric_death(plan, arm, stratum, -np.log1p(-u))
