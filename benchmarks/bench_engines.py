@@ -21,8 +21,9 @@ every core (interpreter start included).
 
 The engine and its numpy peer are first timed with glibc's default allocator, then everything with the
 allocator tuned (:mod:`trialsim._allocator`: freed chunk memory stays in the heap instead of being page-faulted
-in again, which matters on virtual machines); ratios are taken within one allocator setting. Everything goes to ``benchmarks/results/bench_engines.csv`` with the
-CPU model, core count and load average (the machine may be shared: each figure is the best of several runs).
+in again, which matters on virtual machines); ratios are taken within one allocator setting. Everything goes
+to ``benchmarks/results/bench_engines.csv`` with the CPU model, core count and load average (the machine may
+be shared: each figure is the best of several runs).
 
 Run: ``python benchmarks/bench_engines.py [--quick]``.
 """
@@ -203,9 +204,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, result.power)
 """
 
 
-def peak_memory_mb(n_replicates: int) -> tuple[float, float]:
+def peak_memory_mb(n_replicates: int, env: dict | None = None) -> tuple[float, float]:
     out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, str(n_replicates)], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True, env=env).stdout.split()
     return int(out[0]) / 1024, float(out[1])
 
 
@@ -276,6 +277,12 @@ def main() -> None:
                      best_of(lambda: engine_power(vectorized, model, trial, base), repeat))
         record(name, "vectorized engine only, 1 job", trial.n, base,
                best_of(lambda: engine_power(vectorized, model, trial, base, analyse=False), repeat))
+        chunks = [vectorized.simulate_chunk(model, trial, 2000, seeding.chunk_streams(seeding.root_sequence(9), c))
+                  for c in range(10)]
+        record(name, "design analysis only (log-rank), 1 job", trial.n, 20_000,
+               best_of(lambda: [DESIGN.analyse([b], trial) for b in chunks], repeat))
+        record(name, "peer: plain numpy log-rank only", trial.n, 20_000,
+               best_of(lambda: [plain_logrank(b.time, b.event, b.arm) for b in chunks], repeat))
         big = 4 * base
         montecarlo.run(model, trial, DESIGN, n_replicates=big, seed=1, n_jobs=-1, engine="vectorized")  # pool up
         runs = []
@@ -307,22 +314,27 @@ def main() -> None:
 
         print("  scaling with replicates (vectorized, 1 job, n = 40): cost per replicate")
         for reps in ((2_000, 20_000, 100_000) if quick else (2_000, 20_000, 200_000, 1_000_000)):
-            seconds = best_of(lambda: engine_power(vectorized, model, trial, reps), 1 if reps >= 1_000_000 else repeat)
+            seconds = best_of(lambda: engine_power(vectorized, model, trial, reps), 2 if reps >= 1_000_000 else repeat)
             record(name, "scaling in replicates", trial.n, reps, seconds)
             print(f"    R = {reps:>9,}: {seconds / reps * 1e6:7.2f} us/replicate")
 
-    print("\n== peak memory (trialsim.power, parametric trial, one job, vectorized) ==")
-    for reps in ((100_000, 300_000) if quick else (100_000, 1_000_000)):
-        start = time.perf_counter()
-        mb, pw = peak_memory_mb(reps)
-        record("parametric", "peak RSS (MB)", 40, reps, time.perf_counter() - start, peak_rss_mb=round(mb, 1))
-        print(f"  R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
+    print("\n== peak memory (trialsim.power, parametric trial, one job, vectorized; a fresh process each) ==")
+    for label, env in (("glibc default", _default_env()), ("tuned", _tuned_env())):
+        allocator["value"] = label
+        for reps in ((100_000, 300_000) if quick else (100_000, 1_000_000)):
+            start = time.perf_counter()
+            mb, pw = peak_memory_mb(reps, env)
+            record("parametric", "peak RSS (MB)", 40, reps, time.perf_counter() - start, peak_rss_mb=round(mb, 1))
+            print(f"  {label:<14} R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
+    mb, _ = peak_memory_mb(1, _default_env())
+    record("parametric", "peak RSS (MB), imports and 1 replicate", 40, 1, 0.0, peak_rss_mb=round(mb, 1))
+    print(f"  (a run of 1 replicate: {mb:.1f} MB, the interpreter and the imports)")
 
     jobs = os.cpu_count() or 1
     print(f"\n== trialsim power --scenario parametric --n 40 --reps 100000 --jobs {jobs} "
           "(wall time, interpreter start included) ==")
     cli_wall_time(2000, jobs)  # warm the file cache
-    for label, env in (("as shipped", None), ("allocator tuned by environment", _tuned_env())):
+    for label, env in (("as shipped", _default_env()), ("allocator tuned by environment", _tuned_env())):
         seconds = best_of(lambda: cli_wall_time(100_000, jobs, env), 1 if quick else 3)
         allocator["value"] = label
         record("parametric", f"CLI wall time, --jobs {jobs}", 40, 100_000, seconds)
@@ -338,10 +350,16 @@ def main() -> None:
     print(f"\nwritten: {out}")
 
 
+def _default_env() -> dict:
+    """The environment without the allocator settings (tune_allocator exports them to child processes)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+
+
 def _tuned_env() -> dict:
     from trialsim._allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
 
-    return {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+    return {**_default_env(), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+            "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 if __name__ == "__main__":
