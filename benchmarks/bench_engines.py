@@ -193,6 +193,8 @@ def _batch_chain_deaths(arm: ArmModel, m: int, horizon: float, rng) -> np.ndarra
 
 # ---------------------------------------------------------------------------------------------- memory, CLI
 
+# Peak resident memory of this process image: VmHWM (ru_maxrss would carry over the forking parent's size, since
+# it survives execve).
 _MEMORY_SNIPPET = """
 import resource, sys
 from trialsim.model import DiseaseModel, ParametricArm, Trial
@@ -200,12 +202,36 @@ from trialsim.power import power
 arms = (ParametricArm.from_survival(0.95, at=8.0), ParametricArm.from_survival(0.62, at=8.0))
 result = power(DiseaseModel(arms=arms), Trial(n=40), n_replicates=int(sys.argv[1]), seed=1, n_jobs=1,
                engine="vectorized")
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, result.power)
+try:
+    kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(kb, result.power)
 """
 
 
-def peak_memory_mb(n_replicates: int, env: dict | None = None) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, str(n_replicates)], capture_output=True, text=True,
+# The engine and the analysis alone, each chunk reduced to a count of rejections (what a power run needs).
+_CHUNK_LOOP_SNIPPET = """
+import resource, sys
+from trialsim import seeding, vectorized
+from trialsim.designs import TwoArmDesign
+from trialsim.model import DiseaseModel, ParametricArm, Trial
+arms = (ParametricArm.from_survival(0.95, at=8.0), ParametricArm.from_survival(0.62, at=8.0))
+model, trial, design = DiseaseModel(arms=arms), Trial(n=40), TwoArmDesign()
+root, rejected, total = seeding.root_sequence(1), 0, int(sys.argv[1])
+for c, (start, stop) in enumerate(seeding.chunk_bounds(total)):
+    batch = vectorized.simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c))
+    rejected += int(design.analyse([batch], trial).success.sum())
+try:
+    kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(kb, rejected / total)
+"""
+
+
+def peak_memory_mb(n_replicates: int, env: dict | None = None, snippet: str = _MEMORY_SNIPPET) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", snippet, str(n_replicates)], capture_output=True, text=True,
                          check=True, env=env).stdout.split()
     return int(out[0]) / 1024, float(out[1])
 
@@ -327,8 +353,16 @@ def main() -> None:
             record("parametric", "peak RSS (MB)", 40, reps, time.perf_counter() - start, peak_rss_mb=round(mb, 1))
             print(f"  {label:<14} R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
     mb, _ = peak_memory_mb(1, _default_env())
+    allocator["value"] = "glibc default"
     record("parametric", "peak RSS (MB), imports and 1 replicate", 40, 1, 0.0, peak_rss_mb=round(mb, 1))
     print(f"  (a run of 1 replicate: {mb:.1f} MB, the interpreter and the imports)")
+    print("  the engine's chunk loop alone, each chunk reduced to a count (glibc default allocator):")
+    for reps in ((100_000, 300_000) if quick else (100_000, 1_000_000)):
+        start = time.perf_counter()
+        mb, pw = peak_memory_mb(reps, _default_env(), _CHUNK_LOOP_SNIPPET)
+        record("parametric", "peak RSS (MB), engine chunk loop", 40, reps, time.perf_counter() - start,
+               peak_rss_mb=round(mb, 1))
+        print(f"  R = {reps:>9,}: peak RSS {mb:7.1f} MB (power {pw:.4f})")
 
     jobs = os.cpu_count() or 1
     print(f"\n== trialsim power --scenario parametric --n 40 --reps 100000 --jobs {jobs} "
