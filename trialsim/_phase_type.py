@@ -11,12 +11,11 @@ A :class:`DeathTimeTable` holds the quantile function ``F^{-1}`` on a uniform gr
 is then O(1) per patient: ``x = u M / F(T)``, ``j = floor(x)``, linear interpolation between nodes ``j`` and
 ``j + 1`` (no search).
 
-How exact. ``F`` and ``f`` are computed exactly (one matrix exponential of ``Q h``, then its powers) on a fine
-time grid ``t_k = k h``; between
-grid points ``F`` is the cubic Hermite interpolant, whose error is at most ``h^4 max|F''''| / 384`` (below
-1e-11 for the grids chosen here); each quantile node is that interpolant inverted by bisection to machine
-precision. The only approximation left is the linear interpolation between quantile nodes; its error in
-probability, ``|F(t_sampled(u)) - u|``, is measured at every node midpoint when the table is built
+How exact. ``F`` and ``f`` are computed exactly (one matrix exponential of ``Q h``, then its powers) on a fine time
+grid ``t_k = k h``; between grid points ``F`` is the cubic Hermite interpolant, whose error is at most ``h^4
+max|F''''| / 384`` (below 1e-11 for the grids chosen here); each quantile node is that interpolant inverted by
+bisection to machine precision. The only approximation left is the linear interpolation between quantile nodes; its
+error in probability, ``|F(t_sampled(u)) - u|``, is measured at every node midpoint when the table is built
 (:attr:`DeathTimeTable.max_cdf_error`) and the grid is refined until it is below ``1e-9``, far below any Monte
 Carlo error attainable (that would take ~1e17 replicates).
 
