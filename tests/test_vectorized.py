@@ -23,7 +23,7 @@ from trialsim._phase_type import CDF_TOLERANCE, response_death_table
 from trialsim._vec_design import block_patterns, draw_entry, randomise
 from trialsim._vec_paths import infection_times, simulate_paths
 from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST
-from trialsim.model import (CR, DEAD, NR, PR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection,
+from trialsim.model import (DEAD, NR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection,
                             ParametricArm, ResponseProcess, Taper, Trial)
 
 RX = ResponseProcess(refractory_fraction=0.18, rate_nr_pr=0.75, rate_pr_cr=0.07, death_hazard_nr=0.033)

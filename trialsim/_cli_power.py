@@ -11,6 +11,9 @@ import argparse
 import math
 import sys
 
+from ._cli_common import allocation as _allocation, jobs as _jobs, nonneg_float as _nonneg, \
+    nonneg_int as _seed, open_probability as _open_probability, positive_float as _positive, \
+    positive_int as _positive_int
 from .exceptions import InputError
 
 __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
@@ -18,81 +21,6 @@ __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_a
 _DESIGN_KINDS = {"two-arm": "two_arm", "single-arm": "single_arm", "historical": "historical_control"}
 _ENDPOINTS = {"survival": "survival", "survival-binary": "survival_binary", "response": "response"}
 _TESTS = ("logrank", "fisher", "boschloo", "chi2", "binomial")
-
-
-# ------------------------------------------------------------------------------------------ option types
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
-    return value
-
-
-def _open_probability(text: str) -> float:
-    value = _number(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1); got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}")
-    return value
-
-
-def _nonneg(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (all cores); got {text!r}") from None
-    if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (all cores); got {text!r}")
-    return value
-
-
-def _allocation(text: str) -> list[int]:
-    parts = text.replace("/", ":").split(":")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 1:1 or 2:1; got {text!r}") from None
-    if not 1 <= len(values) <= 2 or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected one or two positive integers like 1:1 or 2:1; got {text!r}")
-    return values
 
 
 # ---------------------------------------------------------------------------------------------- parsers

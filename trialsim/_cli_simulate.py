@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._cli_common import allocation as _allocation, nonneg_float as _nonneg_float, nonneg_int as _nonneg_int, \
+    positive_float as _positive_float, positive_int as _positive_int
 from .exceptions import InputError
 
 __all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
@@ -20,56 +22,6 @@ _OPTION_OF = {"Trial.n": "--n", "Trial.allocation": "--allocation", "Trial.block
               "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout",
               "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events",
               "Trial.analysis": "--analysis", "Accrual.rate": "--accrual-rate", "Accrual.kind": "--accrual"}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
-    return value
-
-
-def _number(text: str, *, strict: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    ok = value > 0 if strict else value >= 0
-    if not ok or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number {'>' if strict else '>='} 0; got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, strict=True)
-
-
-def _nonneg_float(text: str) -> float:
-    return _number(text, strict=False)
-
-
-def _allocation(text: str) -> tuple[int, ...]:
-    parts = text.split(":")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) < 1 or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers separated by ':' (e.g. 2:1); got {text!r}")
-    return values
 
 
 def add_simulate_parser(subparsers) -> argparse.ArgumentParser:

@@ -7,52 +7,18 @@ the value; no traceback), 130 when interrupted.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from ._cli_common import ArgumentParser, nonneg_int, positive_float, positive_int
 from .exceptions import InputError
 
 __all__ = ["main", "build_parser", "ArgumentParser", "fail"]
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a usage error on one line and exits with status 2."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def fail(message: str) -> int:
     """Print one error line and return the bad-input exit status."""
     print(f"trialsim: error: {message}", file=sys.stderr)
     return 2
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = nonneg_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
 
 
 def _add_calibrate(subparsers) -> None:

@@ -82,7 +82,7 @@ def calibration_text(result, check: dict | None = None) -> str:
             else:
                 row += [f"{s['simulated']:.4f}", f"[{s['simulated_ci_low']:.4f}, {s['simulated_ci_high']:.4f}]"]
         rows.append(row)
-    out = [f"trialsim calibrate: CTD-MAS model calibrated to Li et al., ACR Convergence 2025 (abstract 1179)",
+    out = ["trialsim calibrate: CTD-MAS model calibrated to Li et al., ACR Convergence 2025 (abstract 1179)",
            f"survival horizon: week {result.horizon_weeks:g}", "",
            format_table(rows, headers, align="lrrrr" + "rr" * bool(check))]
     n_in = sum(t.inside for t in result.targets)
