@@ -129,3 +129,20 @@ def test_calibrate_check_json_has_simulated_columns(capsys):
     assert row["simulated_ci_low"] < row["simulated"] < row["simulated_ci_high"]
     assert abs(row["simulated"] - row["model"]) < 0.05
     assert 0 < payload["check"]["logrank"]["median_pvalue"] < 1 and payload["check"]["seed"] == 1
+
+
+def test_engine_auto_and_scenario(capsys):
+    import json as _json
+
+    from trialsim.cli import main as _main
+
+    assert _main(["simulate", "--seed", "3", "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["engine"] == "vectorized"  # auto: the vectorised engine supports it
+    assert _main(["simulate", "--seed", "3", "--json", "--engine", "des"]) == 0
+    assert _json.loads(capsys.readouterr().out)["engine"] == "des"
+    assert _main(["simulate", "--scenario", "single_arm_rate", "--seed", "3", "--json", "--n", "24"]) == 0
+    summary = _json.loads(capsys.readouterr().out)
+    assert summary["n_patients"] == 24 and len(summary["arms"]) == 1
+    assert _main(["simulate", "--scenario", "no_such_scenario"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_scenario" in err[0]
