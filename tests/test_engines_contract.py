@@ -33,17 +33,11 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from trialsim import seeding, vectorized
+from trialsim import des, seeding, vectorized
 from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
 from trialsim.model import Accrual, ArmModel, BaselineMix, DiseaseModel, ParametricArm, Trial
 
-try:  # the DES engine joins the suite as soon as it provides simulate (it is written in parallel)
-    from trialsim import des
-    _HAS_DES = hasattr(des, "simulate") and hasattr(des, "simulate_chunk")
-except ImportError:  # pragma: no cover - only while des.py does not exist
-    des, _HAS_DES = None, False
-
-ENGINES = {"vectorized": vectorized, **({"des": des} if _HAS_DES else {})}
+ENGINES = {"vectorized": vectorized, "des": des}
 engine_names = pytest.mark.parametrize("engine", sorted(ENGINES))
 
 FAMILY_ALPHA = 0.005
@@ -241,10 +235,6 @@ def _assert_agree(comparisons: list[Comparison]) -> None:
 
 # ------------------------------------------------------------------------------- agreement in distribution
 
-needs_des = pytest.mark.skipif(not _HAS_DES, reason="trialsim.des.simulate not written yet")
-
-
-@needs_des
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_engines_agree_on_survival_events_and_logrank(scenario):
@@ -255,7 +245,6 @@ def test_engines_agree_on_survival_events_and_logrank(scenario):
     _assert_agree(comparisons)
 
 
-@needs_des
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", DETAIL_SCENARIOS)
 def test_engines_agree_on_visits_infection_and_dose(scenario):

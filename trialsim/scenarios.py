@@ -64,9 +64,21 @@ class Scenario:
 # --------------------------------------------------------------------------------------- finding files
 
 
+def _scenario_folder():
+    """The built-in scenario files: the installed ``trialsim.scenario_files`` package (the top-level
+    ``scenarios/`` folder, mapped in by pyproject), or that folder itself when trialsim runs from a source tree
+    (``python -m pytest`` in a checkout imports the package from the checkout, where the mapping does not exist).
+    """
+    source_tree = Path(__file__).resolve().parent.parent / "scenarios"
+    try:
+        return resources.files("trialsim.scenario_files")
+    except ModuleNotFoundError:
+        return source_tree
+
+
 def builtin_scenarios() -> dict[str, Any]:
     """Built-in scenario files by name (``importlib.resources`` traversables)."""
-    folder = resources.files("trialsim.scenario_files")
+    folder = _scenario_folder()
     return {p.name[:-5]: p for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
 
 
@@ -74,8 +86,8 @@ def find_scenario(name_or_path: str | Path):
     """The file of a built-in scenario name, or ``name_or_path`` itself when it is an existing file."""
     text = str(name_or_path)
     builtin = builtin_scenarios()
-    if text in builtin:
-        return builtin[text]
+    if text.replace("-", "_") in builtin:  # single-arm-rate and single_arm_rate both name a built-in
+        return builtin[text.replace("-", "_")]
     path = Path(text)
     if path.is_file():
         return path
@@ -88,7 +100,8 @@ def find_scenario(name_or_path: str | Path):
 def read_scenario(name_or_path: str | Path) -> tuple[dict, str]:
     """(raw TOML data, label of the source for messages)."""
     found = find_scenario(name_or_path)
-    label = f"scenario {str(name_or_path)!r}" if str(name_or_path) in builtin_scenarios() else str(found)
+    is_builtin = str(name_or_path).replace("-", "_") in builtin_scenarios()
+    label = f"scenario {str(name_or_path)!r}" if is_builtin else str(found)
     try:
         data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
