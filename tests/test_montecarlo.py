@@ -103,3 +103,18 @@ def test_run_validates(kwargs, message):
     args.update(kwargs)
     with pytest.raises(InputError, match=message):
         mc.run(MODEL, TRIAL, TwoArmDesign(), **args)
+
+
+@pytest.mark.slow
+def test_summary_only_runs_equal_full_runs_for_any_jobs(force_pool):
+    """keep_outcomes=False reduces each chunk where it runs; counts equal the full run's, sums in chunk order."""
+    full = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=5, n_jobs=1)
+    lean1 = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=5, n_jobs=1, keep_outcomes=False)
+    lean2 = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=5, n_jobs=2, keep_outcomes=False)
+    assert lean1.outcome is None and lean2.n_workers == 2
+    assert lean1.summary == lean2.summary  # bit for bit, whatever the workers
+    s = lean1.summary
+    assert s.n_replicates == REPS and s.n_successes == int(full.outcome.success.sum())
+    assert s.n_degenerate == int(full.outcome.degenerate.sum())
+    assert s.mean_events == pytest.approx(full.outcome.n_events.mean(), rel=1e-12)
+    assert s.mean_duration == pytest.approx(full.outcome.duration.mean(), rel=1e-12)

@@ -30,7 +30,8 @@ from .exceptions import InputError
 from .model import DiseaseModel, Trial
 from .seeding import CHUNK_SIZE, chunk_bounds, chunk_streams, root_entropy, root_sequence
 
-__all__ = ["MonteCarloResult", "run", "run_chunk", "choose_engine", "BACKENDS", "ENGINES", "SECONDARY_KEY"]
+__all__ = ["MonteCarloResult", "OutcomeSummary", "run", "run_chunk", "choose_engine", "BACKENDS", "ENGINES",
+           "SECONDARY_KEY"]
 
 BACKENDS = ("loky", "threading", "multiprocessing", "sequential", "dask")
 ENGINES = ("auto", "vectorized", "des")
@@ -43,15 +44,63 @@ _POOL_START_SECONDS = 0.5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class OutcomeSummary:
+    """Counts and sums over replicates: all that power needs, a few numbers per chunk whatever its size.
+
+    Sums are added in chunk order, so they are the same for every ``n_jobs`` and backend.
+    """
+
+    n_replicates: int
+    n_successes: int
+    n_degenerate: int
+    sum_events: float
+    sum_duration: float
+
+    @classmethod
+    def of(cls, outcome: DesignOutcome) -> "OutcomeSummary":
+        return cls(n_replicates=outcome.n_replicates, n_successes=int(outcome.success.sum()),
+                   n_degenerate=int(outcome.degenerate.sum()), sum_events=float(outcome.n_events.sum()),
+                   sum_duration=float(outcome.duration.sum()))
+
+    @classmethod
+    def combine(cls, parts: list["OutcomeSummary"]) -> "OutcomeSummary":
+        total = cls(n_replicates=0, n_successes=0, n_degenerate=0, sum_events=0.0, sum_duration=0.0)
+        for p in parts:
+            total = cls(n_replicates=total.n_replicates + p.n_replicates,
+                        n_successes=total.n_successes + p.n_successes,
+                        n_degenerate=total.n_degenerate + p.n_degenerate,
+                        sum_events=total.sum_events + p.sum_events,
+                        sum_duration=total.sum_duration + p.sum_duration)
+        return total
+
+    @property
+    def power(self) -> float:
+        return self.n_successes / self.n_replicates
+
+    @property
+    def mean_events(self) -> float:
+        return self.sum_events / self.n_replicates
+
+    @property
+    def mean_duration(self) -> float:
+        return self.sum_duration / self.n_replicates
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class MonteCarloResult:
-    """Per-replicate outcomes of a run and how it was made.
+    """Outcomes of a run and how it was made.
+
+    ``summary`` always holds the counts and sums; ``outcome`` holds the per-replicate arrays unless the run
+    was asked to keep only the summary (``keep_outcomes=False``: memory then stays bounded by one chunk,
+    whatever the number of replicates).
 
     ``engine`` names the engine that simulated each cohort (``"vectorized"``, ``"des"``, or both joined by
     ``+`` for designs with a historical cohort). ``n_workers`` and ``backend`` say how the chunks were spread
     (they never change the numbers).
     """
 
-    outcome: DesignOutcome
+    outcome: DesignOutcome | None
+    summary: OutcomeSummary
     seed: int
     engine: str
     n_replicates: int
@@ -104,6 +153,11 @@ def run_chunk(pairs: list[tuple[DiseaseModel, Trial, str]], design: Design, tria
     return design.analyse(batches, trial)
 
 
+def run_chunk_summary(*task) -> OutcomeSummary:
+    """:func:`run_chunk` reduced to its counts and sums (what travels back from a worker)."""
+    return OutcomeSummary.of(run_chunk(*task))
+
+
 def _check_run_args(n_replicates, n_jobs, backend) -> int:
     if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
         raise InputError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
@@ -120,7 +174,7 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
         seed: int | np.random.SeedSequence | None = None, n_jobs: int | None = None,
         backend: Literal["loky", "threading", "multiprocessing", "sequential", "dask"] = "loky",
         scheduler: str | None = None, engine: Literal["auto", "vectorized", "des"] = "auto",
-        progress: Callable[[int, int], None] | None = None) -> MonteCarloResult:
+        progress: Callable[[int, int], None] | None = None, keep_outcomes: bool = True) -> MonteCarloResult:
     """Simulate ``n_replicates`` trials and apply ``design`` to each.
 
     Parameters
@@ -141,6 +195,9 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
         ``"auto"`` (vectorised when it supports the model and trial, else DES), ``"vectorized"`` or ``"des"``.
     progress
         Called as ``progress(done, total)`` (replicates) after each chunk.
+    keep_outcomes
+        Keep the per-replicate arrays (``result.outcome``). With ``False`` each chunk is reduced to counts and
+        sums where it ran, so peak memory does not grow with ``n_replicates``.
 
     Returns
     -------
@@ -153,19 +210,24 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
     bounds = chunk_bounds(int(n_replicates), CHUNK_SIZE)
     tasks = [(pairs, design, trial, root, c, start, stop) for c, (start, stop) in enumerate(bounds)]
     began = time.perf_counter()
-    parts, used = _execute(tasks, workers, backend, scheduler, progress, int(n_replicates))
-    outcome = DesignOutcome.concatenate(parts)
-    return MonteCarloResult(outcome=outcome, seed=root_entropy(root),
+    work = run_chunk if keep_outcomes else run_chunk_summary
+    parts, used = _execute(work, tasks, workers, backend, scheduler, progress, int(n_replicates))
+    if keep_outcomes:
+        outcome = DesignOutcome.concatenate(parts)
+        summary = OutcomeSummary.of(outcome)
+    else:
+        outcome, summary = None, OutcomeSummary.combine(parts)
+    return MonteCarloResult(outcome=outcome, summary=summary, seed=root_entropy(root),
                             engine="+".join(dict.fromkeys(p[2] for p in pairs)), n_replicates=int(n_replicates),
                             n_chunks=len(bounds), backend=backend if used > 1 else "in-process", n_workers=used,
                             elapsed_seconds=time.perf_counter() - began)
 
 
-def _execute(tasks, workers, backend, scheduler, progress, total) -> tuple[list[DesignOutcome], int]:
-    parts: list[DesignOutcome] = []
+def _execute(work, tasks, workers, backend, scheduler, progress, total) -> tuple[list, int]:
+    parts: list = []
     done = 0
 
-    def report(part: DesignOutcome) -> None:
+    def report(part) -> None:
         nonlocal done
         parts.append(part)
         done += part.n_replicates
@@ -173,21 +235,21 @@ def _execute(tasks, workers, backend, scheduler, progress, total) -> tuple[list[
             progress(done, total)
 
     if backend == "dask":
-        _run_on_dask(tasks, scheduler, report)
+        _run_on_dask(work, tasks, scheduler, report)
         return parts, -1
     if workers == 1 or len(tasks) == 1 or backend == "sequential":
         for task in tasks:
-            report(run_chunk(*task))
+            report(work(*task))
         return parts, 1
     # Decide from measurements whether a pool pays off. Chunk 0 runs in-process and includes the engine's
     # one-off set-up (tables built per process, which every pool worker would pay again); chunk 1 gives the
     # steady cost of a chunk. A pool costs its start-up plus that set-up plus the rest spread over workers.
     t0 = time.perf_counter()
-    report(run_chunk(*tasks[0]))
+    report(work(*tasks[0]))
     first = time.perf_counter() - t0
     rest = tasks[1:]
     t1 = time.perf_counter()
-    report(run_chunk(*rest[0]))
+    report(work(*rest[0]))
     steady = time.perf_counter() - t1
     rest = rest[1:]
     used = min(workers, len(rest))
@@ -195,17 +257,17 @@ def _execute(tasks, workers, backend, scheduler, progress, total) -> tuple[list[
     pooled = _POOL_START_SECONDS + max(first - steady, 0.0) + serial / max(used, 1)
     if not rest or used < 2 or serial < _POOL_WORTH_SECONDS or pooled >= serial:
         for task in rest:
-            report(run_chunk(*task))
+            report(work(*task))
         return parts, 1
     from joblib import Parallel, delayed
 
     with Parallel(n_jobs=used, backend=backend, return_as="generator") as parallel:
-        for part in parallel(delayed(run_chunk)(*task) for task in rest):
+        for part in parallel(delayed(work)(*task) for task in rest):
             report(part)
     return parts, used
 
 
-def _run_on_dask(tasks, scheduler, report) -> None:
+def _run_on_dask(work, tasks, scheduler, report) -> None:
     try:
         from distributed import Client, get_client
     except ImportError:  # pragma: no cover - depends on the environment
@@ -225,7 +287,7 @@ def _run_on_dask(tasks, scheduler, report) -> None:
             own = Client(processes=False)
     try:
         with parallel_config(backend="dask"):
-            for part in Parallel(n_jobs=-1, return_as="generator")(delayed(run_chunk)(*t) for t in tasks):
+            for part in Parallel(n_jobs=-1, return_as="generator")(delayed(work)(*t) for t in tasks):
                 report(part)
     finally:
         if own is not None:

@@ -210,22 +210,22 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
             raise InputError(str(exc)) from None
     model = _default_model(trial) if model is None else model
     mc = run(model, trial, design, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, backend=backend,
-             scheduler=scheduler, engine=engine, progress=progress)
+             scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False)
     analytic = design_power(model, trial, design)
     return _summarise(mc, trial, design, analytic)
 
 
 def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> PowerResult:
-    out = mc.outcome
+    out = mc.summary
     r = out.n_replicates
-    k = int(out.success.sum())
+    k = out.n_successes
     p = k / r
     low, high = wilson_interval(k, r)
     return PowerResult(power=p, standard_error=math.sqrt(p * (1 - p) / r), ci_low=low, ci_high=high,
-                       n=int(trial.n), n_replicates=r, seed=mc.seed, expected_events=float(out.n_events.mean()),
-                       mean_duration=float(out.duration.mean()), analytic_power=analytic.power,
+                       n=int(trial.n), n_replicates=r, seed=mc.seed, expected_events=out.mean_events,
+                       mean_duration=out.mean_duration, analytic_power=analytic.power,
                        analytic_method=analytic.method, analytic_events=analytic.n_events,
-                       hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=int(out.degenerate.sum()),
+                       hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=out.n_degenerate,
                        design=design.describe(), alpha=design.alpha, sided=design.sided, engine=mc.engine,
                        elapsed_seconds=mc.elapsed_seconds)
 
@@ -339,8 +339,8 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
         key = (n, reps)
         if key not in cache:
             mc = run(model, _sized(template, n), design, n_replicates=reps, seed=seed_value, n_jobs=n_jobs,
-                     backend=backend, scheduler=scheduler, engine=engine, progress=progress)
-            p = float(mc.outcome.success.mean())
+                     backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False)
+            p = mc.summary.power
             cache[key] = (p, math.sqrt(p * (1 - p) / reps))
         return cache[key]
 
