@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "schoenfeld_events",
@@ -59,8 +59,15 @@ def _check_sided(sided: int) -> int:
     return int(sided)
 
 
+def _binom():
+    """scipy.stats.binom, imported when a binomial design needs it (scipy.stats is slow to import)."""
+    from scipy.stats import binom
+
+    return binom
+
+
 def _z_alpha(alpha: float, sided: int) -> float:
-    return float(stats.norm.ppf(1.0 - alpha / sided))
+    return float(special.ndtri(1.0 - alpha / sided))
 
 
 def _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio) -> tuple[float, float, float, int, float]:
@@ -112,7 +119,7 @@ def schoenfeld_events(hazard_ratio: float, *, alpha: float, power: float, sided:
     330.377914
     """
     hr, alpha, power, sided, r = _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio)
-    z = _z_alpha(alpha, sided) + stats.norm.ppf(power)
+    z = _z_alpha(alpha, sided) + special.ndtri(power)
     return float((1 + r) ** 2 / r * z ** 2 / math.log(hr) ** 2)
 
 
@@ -140,7 +147,7 @@ def freedman_events(hazard_ratio: float, *, alpha: float, power: float, sided: i
     337.405029
     """
     hr, alpha, power, sided, r = _events_iv(hazard_ratio, alpha, power, sided, allocation_ratio)
-    z = _z_alpha(alpha, sided) + stats.norm.ppf(power)
+    z = _z_alpha(alpha, sided) + special.ndtri(power)
     return float(z ** 2 * (1 + r * hr) ** 2 / (r * (1 - hr) ** 2))
 
 
@@ -162,8 +169,8 @@ def schoenfeld_power(hazard_ratio: float, n_events: float, *, alpha: float, side
     delta = abs(math.log(hr)) * math.sqrt(d * r) / (1 + r)
     z = _z_alpha(alpha, sided)
     if sided == 1:
-        return float(stats.norm.cdf(delta - z))
-    return float(stats.norm.cdf(delta - z) + stats.norm.cdf(-delta - z))
+        return float(special.ndtr(delta - z))
+    return float(special.ndtr(delta - z) + special.ndtr(-delta - z))
 
 
 # ------------------------------------------------------------------------------------ Lachin-Foulkes
@@ -260,7 +267,7 @@ def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_ti
     p_c, p_t, p_0 = (_event_probability(h, eta, accrual, study) for h in (lc, lt, pooled))
     null_sd = math.sqrt(pooled ** 2 / p_0 * (1 / q_c + 1 / q_t))
     alt_sd = math.sqrt(lc ** 2 / p_c / q_c + lt ** 2 / p_t / q_t)
-    root = _z_alpha(alpha, sided) * null_sd + stats.norm.ppf(power) * alt_sd
+    root = _z_alpha(alpha, sided) * null_sd + special.ndtri(power) * alt_sd
     n = root ** 2 / (lc - lt) ** 2
     return LachinFoulkesResult(n_subjects=float(n), n_events=float(n * (q_c * p_c + q_t * p_t)),
                                event_probability=(p_c, p_t, p_0))
@@ -282,8 +289,8 @@ def binomial_pvalues(n: int, p_null: float, *, sided: int = 1) -> np.ndarray:
     sided = _check_sided(sided)
     x = np.arange(n + 1)
     if sided == 1:
-        return np.minimum(1.0, stats.binom.sf(x - 1, n, p0))
-    pmf = stats.binom.pmf(x, n, p0)
+        return np.minimum(1.0, _binom().sf(x - 1, n, p0))
+    pmf = _binom().pmf(x, n, p0)
     order = np.sort(pmf)
     cumulative = np.cumsum(order)
     idx = np.searchsorted(order, pmf * (1 + 1e-7), side="right") - 1
@@ -307,7 +314,7 @@ def binomial_power(n: int, p_null: float, p_alternative: float, *, alpha: float,
     """
     reject = binomial_rejection_region(n, p_null, alpha=alpha, sided=sided)
     p1 = _check_probability("p_alternative", p_alternative, open_low=False, open_high=False)
-    return float(stats.binom.pmf(np.arange(n + 1), n, p1)[reject].sum())
+    return float(_binom().pmf(np.arange(n + 1), n, p1)[reject].sum())
 
 
 def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: float, sided: int = 2) -> float:
@@ -331,7 +338,7 @@ def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: f
     alt_sd = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     if alt_sd == 0.0:
         return 1.0 if p1 != p2 else float(alpha)
-    power = stats.norm.cdf((abs(p1 - p2) - _z_alpha(alpha, sided) * null_sd) / alt_sd)
+    power = special.ndtr((abs(p1 - p2) - _z_alpha(alpha, sided) * null_sd) / alt_sd)
     return float(power)
 
 
@@ -495,9 +502,9 @@ def design_power(model, trial, design) -> AnalyticPower:
         z = _z_alpha(alpha, sided)
         if observed <= 0:
             return AnalyticPower(power=float(alpha), method="one-sample log-rank (normal)", n_events=0.0)
-        power = stats.norm.cdf((expected - observed - z * math.sqrt(expected)) / math.sqrt(observed))
+        power = special.ndtr((expected - observed - z * math.sqrt(expected)) / math.sqrt(observed))
         if sided == 2:
-            power += stats.norm.cdf((observed - expected - z * math.sqrt(expected)) / math.sqrt(observed))
+            power += special.ndtr((observed - expected - z * math.sqrt(expected)) / math.sqrt(observed))
         return AnalyticPower(power=float(power), method="one-sample log-rank (normal)", n_events=observed,
                              hazard_ratio=-math.log(p_t) / horizon / design.hazard_for(horizon))
     if isinstance(design, HistoricalControlDesign):

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from .ctdmas import ASSUMPTIONS, DEFAULT_HORIZON_WEEKS, TARGETS, TARGETS_BY_NAME, Assumptions, Target
 from .model import (CR, DEAD, NR, PR, ArmModel, BaselineMix, DiseaseModel, Infection, ResponseProcess, Taper,
@@ -137,7 +137,7 @@ def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float
     mu0 = math.log(arm.taper.start_dose_median)
     sd = arm.taper.start_dose_sd_log
     if visits.size == 0:
-        return float(math.exp(mu0 + sd * stats.norm.ppf(q)))
+        return float(math.exp(mu0 + sd * special.ndtri(q)))
     probs, shifts = [], []
     for w, m in _strata(baseline):
         if w <= 0:
@@ -154,7 +154,7 @@ def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float
         return float(math.exp(loc[order][np.searchsorted(cum, q - 1e-12)]))
 
     def excess(x):
-        return float(p @ stats.norm.cdf((x - loc) / sd)) - q
+        return float(p @ special.ndtr((x - loc) / sd)) - q
 
     lo, hi = loc.min() - 10 * sd, loc.max() + 10 * sd
     return float(math.exp(optimize.brentq(excess, lo, hi, xtol=1e-12)))
@@ -314,8 +314,11 @@ def _fit_ruxolitinib(horizon: float, a: Assumptions, baseline: BaselineMix) -> R
 def _observed_interval(t: Target) -> tuple[float | None, float | None]:
     if t.count is None:
         return None, None
-    ci = stats.binomtest(t.count, t.size).proportion_ci(confidence_level=0.95, method="exact")
-    return float(ci.low), float(ci.high)
+    # Clopper-Pearson: the beta quantiles that bound a binomial proportion (as R's binom.test)
+    x, n = t.count, t.size
+    low = 0.0 if x == 0 else float(special.betaincinv(x, n - x + 1, 0.025))
+    high = 1.0 if x == n else float(special.betaincinv(x + 1, n - x, 0.975))
+    return low, high
 
 
 def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assumptions = ASSUMPTIONS,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .data import TrialBatch
 from .exceptions import DegenerateStatisticWarning, InputError
@@ -118,7 +118,7 @@ def _truncate(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray
 
 def _one_sided_from_z(z: np.ndarray) -> np.ndarray:
     # z > 0 means treatment better in every statistic handed to this helper
-    return stats.norm.sf(z)
+    return special.ndtr(-z)
 
 
 def _logrank(time, event, group, strata):
@@ -378,7 +378,7 @@ class SingleArmDesign:
         degenerate = ~(expected.sum(axis=1) > 0)
         # Z = (O - E) / sqrt(E): fewer deaths than expected (treatment better) gives Z < 0
         z = -np.asarray(result.z, dtype=float)
-        pvalue = 2 * stats.norm.sf(np.abs(z)) if self.sided == 2 else _one_sided_from_z(z)
+        pvalue = 2 * special.ndtr(-np.abs(z)) if self.sided == 2 else _one_sided_from_z(z)
         return _outcome(batch, pvalue, self.alpha, degenerate)
 
 

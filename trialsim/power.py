@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_pvalues, binomial_rejection_region,
                         design_power, expected_events, freedman_events, lachin_foulkes, schoenfeld_events,
@@ -45,12 +45,12 @@ __all__ = [
     "AnalyticPower",
 ]
 
-_Z95 = float(stats.norm.ppf(0.975))
+_Z95 = float(special.ndtri(0.975))
 
 
 def wilson_interval(successes: int, n: int, confidence_level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (good near 0 and 1, unlike p +- 1.96 se)."""
-    z = float(stats.norm.ppf(0.5 + confidence_level / 2))
+    z = float(special.ndtri(0.5 + confidence_level / 2))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
