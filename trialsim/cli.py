@@ -79,6 +79,9 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._allocator import tune_allocator
+
+    tune_allocator()  # keep numpy's chunk-sized temporaries in the heap between chunks (see _allocator)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
