@@ -14,7 +14,6 @@ may be shared).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import simpy
@@ -22,6 +21,7 @@ import simpy
 from trialsim import des
 from trialsim.ctdmas import default_model, default_trial
 from trialsim.model import DiseaseModel, ParametricArm, Trial
+from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 
 def naive_survival_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed: int) -> np.ndarray:
@@ -49,15 +49,6 @@ def naive_survival_loop(model: DiseaseModel, trial: Trial, n_replicates: int, se
     return out
 
 
-def best_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def line(label: str, seconds: float, n_replicates: int, n: int) -> str:
     return (f"{label:<52} {n_replicates * n / seconds:>11,.0f} journeys/s {n_replicates / seconds:>9,.0f} trials/s"
             f"  ({seconds:.2f} s for {n_replicates} trials)")
@@ -74,18 +65,18 @@ def main() -> None:
     trial = default_trial(40)
     print(f"n = {trial.n}, {r} trials per timing, best of {k}\n")
     print("full CTD-MAS model (des)")
-    t_detail = best_time(lambda: des.simulate(model, trial, n_replicates=r, seed=1, detail=True), k)
+    t_detail = best_of(lambda: des.simulate(model, trial, n_replicates=r, seed=1, detail=True), k)
     print(line("  with detail (visits, taper, infection)", t_detail, r, trial.n))
-    t_surv = best_time(lambda: des.simulate(model, trial, n_replicates=r, seed=1), k)
+    t_surv = best_of(lambda: des.simulate(model, trial, n_replicates=r, seed=1), k)
     print(line("  survival only (state by state, no visits)", t_surv, r, trial.n))
     for tpe in (1, 25):
-        t = best_time(lambda: des.simulate(model, trial, n_replicates=r, seed=1, detail=True, trials_per_env=tpe), k)
+        t = best_of(lambda: des.simulate(model, trial, n_replicates=r, seed=1, detail=True, trials_per_env=tpe), k)
         print(line(f"  with detail, {tpe} trial(s) per environment", t, r, trial.n))
 
     print("\nsurvival-only model (exponential arms, S(8 wk) 0.95 vs 0.62)")
     expo = DiseaseModel(arms=(ParametricArm.from_survival(0.95, 8.0), ParametricArm.from_survival(0.62, 8.0)))
-    t_engine = best_time(lambda: des.simulate(expo, trial, n_replicates=r, seed=1), k)
-    t_naive = best_time(lambda: naive_survival_loop(expo, trial, r, 1), k)
+    t_engine = best_of(lambda: des.simulate(expo, trial, n_replicates=r, seed=1), k)
+    t_naive = best_of(lambda: naive_survival_loop(expo, trial, r, 1), k)
     print(line("  des.simulate", t_engine, r, trial.n))
     print(line("  naive loop (env per trial, scalar draws)", t_naive, r, trial.n))
     print(f"  ratio: des.simulate is {t_naive / t_engine:.2f}x the naive loop's throughput")

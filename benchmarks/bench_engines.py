@@ -49,6 +49,7 @@ from trialsim import ctdmas, des, montecarlo, seeding, vectorized
 from trialsim._allocator import tune_allocator
 from trialsim.designs import TwoArmDesign
 from trialsim.model import DEAD, NR, ArmModel, DiseaseModel, ParametricArm, Trial
+from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DESIGN = TwoArmDesign()
@@ -62,15 +63,6 @@ def workloads() -> dict[str, tuple[DiseaseModel, Trial]]:
     treatment = ParametricArm.from_survival(0.95, at=8.0)
     parametric = DiseaseModel(arms=(treatment, control), arm_names=("treatment", "control"))
     return {"parametric": (parametric, Trial(n=40)), "ctdmas": (ctdmas.default_model(), ctdmas.default_trial(40))}
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def engine_power(engine, model, trial, n_replicates: int, *, analyse: bool = True, seed: int = 1) -> None:

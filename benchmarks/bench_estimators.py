@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 import warnings
 
 import numpy as np
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from trialsim.estimators import km_survival_at_batch, logrank, logrank_batch
+from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 
 def trials(r: int, n: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -35,15 +35,6 @@ def trials(r: int, n: int, seed: int) -> tuple[np.ndarray, ...]:
     group = np.tile(np.arange(n) % 2, (r, 1))
     strata = rng.integers(0, 3, (r, n))
     return time_, event, group, strata
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -59,7 +50,7 @@ def main() -> None:
     rows = []
 
     def measure(name, fn, count):
-        seconds = best(fn, args.repeat)
+        seconds = best_of(fn, args.repeat)
         rows.append((name, count / seconds))
 
     measure("logrank_batch (plain)", lambda: logrank_batch(t, e, g), args.reps)
@@ -69,14 +60,14 @@ def main() -> None:
             args.reps)
     k = min(args.loop, args.reps)
     loop_repeat = max(1, args.repeat // 5)
-    rows.append(("statsmodels survdiff loop", k / best(lambda: [survdiff(t[i], e[i], g[i]) for i in range(k)],
+    rows.append(("statsmodels survdiff loop", k / best_of(lambda: [survdiff(t[i], e[i], g[i]) for i in range(k)],
                                                           loop_repeat)))
     rows.append(("statsmodels survdiff loop (3 strata)",
-                 k / best(lambda: [survdiff(t[i], e[i], g[i], strata=s[i]) for i in range(k)], loop_repeat)))
+                 k / best_of(lambda: [survdiff(t[i], e[i], g[i], strata=s[i]) for i in range(k)], loop_repeat)))
     rows.append(("trialsim logrank loop (scalar)",
-                 k / best(lambda: [logrank(t[i], e[i], g[i]) for i in range(k)], loop_repeat)))
+                 k / best_of(lambda: [logrank(t[i], e[i], g[i]) for i in range(k)], loop_repeat)))
     rows.append(("statsmodels SurvfuncRight loop (2 arms)",
-                 k / best(lambda: [(SurvfuncRight(t[i][g[i] == 0], e[i][g[i] == 0]),
+                 k / best_of(lambda: [(SurvfuncRight(t[i][g[i] == 0], e[i][g[i] == 0]),
                                     SurvfuncRight(t[i][g[i] == 1], e[i][g[i] == 1])) for i in range(k)],
                           loop_repeat)))
 

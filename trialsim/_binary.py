@@ -111,6 +111,8 @@ def _wilson(x, n, level: float, alternative: str):
     center = (x + z * z / 2) / (n + z * z)
     half = z * np.sqrt(n) / (n + z * z) * np.sqrt(p * (1 - p) + z * z / (4 * n))
     low, high = np.maximum(center - half, 0.0), np.minimum(center + half, 1.0)
+    # At x = 0 or x = n the bound is exactly 0 or 1 (the formula gives it only up to rounding)
+    low, high = np.where(x == 0, 0.0, low), np.where(x == n, 1.0, high)
     if alternative == "greater":
         high = np.ones_like(high)
     elif alternative == "less":

@@ -55,7 +55,7 @@ import simpy
 from . import seeding
 from ._enrolment import accrual_times, baseline_covariates, permuted_block_arms
 from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
-from .model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial
+from .model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
 __all__ = ["simulate", "simulate_chunk", "ENGINE", "POOL_SIZE", "EVENT_LOG_COLUMNS"]
 
@@ -409,13 +409,7 @@ def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail
 
 
 def _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env) -> None:
-    if not isinstance(model, DiseaseModel):
-        raise ValueError(f"`model` must be a DiseaseModel; got {type(model).__name__}")
-    if not isinstance(trial, Trial):
-        raise ValueError(f"`trial` must be a Trial; got {type(trial).__name__}")
-    if trial.n_arms != model.n_arms:
-        raise ValueError(f"`trial.allocation` must hold one entry per arm of the model ({model.n_arms}); "
-                         f"got {trial.allocation!r}")
+    check_model_and_trial(model, trial)
     if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
         raise ValueError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
     for name, value in (("detail", detail), ("events_log", events_log)):

@@ -139,6 +139,17 @@ def _binary_pvalues(x1, n1, x2, n2, *, test: str, sided: int) -> np.ndarray:
         return np.asarray(two_proportion_pvalues(x1, n1, x2, n2, test=test, alternative=alternative), dtype=float)
 
 
+def _two_group_binary_outcome(batch: TrialBatch, x1, n1, x2, n2, *, test: str, sided: int,
+                              alpha: float) -> DesignOutcome:
+    """Two-group binary test per replicate; a replicate with an empty group is degenerate (p = 1)."""
+    degenerate = (n1 == 0) | (n2 == 0)
+    pvalue = np.ones(batch.n_replicates)
+    ok = ~degenerate
+    if ok.any():
+        pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=test, sided=sided)
+    return _outcome(batch, pvalue, alpha, degenerate)
+
+
 def _outcome(batch: TrialBatch, pvalue: np.ndarray, alpha: float, degenerate: np.ndarray) -> DesignOutcome:
     pvalue = np.asarray(pvalue, dtype=float)
     # A NaN p-value would silently count as "not significant": refuse it instead
@@ -262,12 +273,8 @@ class TwoArmDesign:
         n1 = (known & treated).sum(axis=1)
         x2 = (success & ~treated).sum(axis=1)
         n2 = (known & ~treated).sum(axis=1)
-        degenerate = (n1 == 0) | (n2 == 0)
-        pvalue = np.ones(batch.n_replicates)
-        ok = ~degenerate
-        if ok.any():
-            pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=self.test, sided=self.sided)
-        return _outcome(batch, pvalue, self.alpha, degenerate)
+        return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=self.test, sided=self.sided,
+                                         alpha=self.alpha)
 
 
 # -------------------------------------------------------------------------------------------- single arm
@@ -478,12 +485,8 @@ class HistoricalControlDesign:
         a1, k1 = survival_status_at(batch, horizon)
         a2, k2 = survival_status_at(history, horizon)
         x1, n1, x2, n2 = a1.sum(axis=1), k1.sum(axis=1), a2.sum(axis=1), k2.sum(axis=1)
-        degenerate = (n1 == 0) | (n2 == 0)
-        pvalue = np.ones(batch.n_replicates)
-        ok = ~degenerate
-        if ok.any():
-            pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=self.test, sided=self.sided)
-        return _outcome(batch, pvalue, self.alpha, degenerate)
+        return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=self.test, sided=self.sided,
+                                         alpha=self.alpha)
 
 
 Design = TwoArmDesign | SingleArmDesign | HistoricalControlDesign

@@ -40,6 +40,7 @@ __all__ = [
     "Accrual",
     "Trial",
     "check_fields",
+    "check_model_and_trial",
     "expm",
 ]
 
@@ -517,3 +518,14 @@ class Trial:
         """Planned arm sizes (exact under unstratified permuted blocks when n fills whole ratio units)."""
         unit = self.n // sum(self.allocation)
         return tuple(a * unit for a in self.allocation)
+
+
+def check_model_and_trial(model: DiseaseModel, trial: Trial) -> None:
+    """What every engine checks first: the types, and one allocation entry per arm of the model."""
+    if not isinstance(model, DiseaseModel):
+        raise TypeError(f"`model` must be a DiseaseModel; got {type(model).__name__}")
+    if not isinstance(trial, Trial):
+        raise TypeError(f"`trial` must be a Trial; got {type(trial).__name__}")
+    if trial.n_arms != model.n_arms:
+        raise ValueError(f"`trial.allocation` must hold one entry per arm of the model ({model.n_arms}); "
+                         f"got {trial.allocation!r}")

@@ -49,15 +49,11 @@ _Z95 = float(special.ndtri(0.975))
 
 
 def wilson_interval(successes: int, n: int, confidence_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (good near 0 and 1, unlike p +- 1.96 se)."""
-    z = float(special.ndtri(0.5 + confidence_level / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # At 0 or n successes the bound is exactly 0 or 1 (the formula gives it up to rounding)
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+    """Wilson score interval for a simulated power (good near 0 and 1, unlike p +- 1.96 se)."""
+    from .estimators import proportion_ci
+
+    ci = proportion_ci(successes, n, method="wilson", confidence_level=confidence_level)
+    return float(ci.ci_low), float(ci.ci_high)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -37,7 +37,7 @@ from ._phase_type import response_death_table, sample_from_tables
 from ._vec_design import draw_baseline, draw_entry, randomise
 from ._vec_paths import dose_paths, infection_times, simulate_paths
 from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
-from .model import DEAD, DISEASES, ArmModel, DiseaseModel, ParametricArm, Trial
+from .model import DEAD, DISEASES, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
 __all__ = ["ENGINE", "simulate", "simulate_chunk", "supports", "unsupported_reason"]
 
@@ -156,13 +156,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
 
 
 def _check(model: DiseaseModel, trial: Trial, detail: bool) -> None:
-    if not isinstance(model, DiseaseModel):
-        raise TypeError(f"`model` must be a DiseaseModel; got {type(model).__name__}")
-    if not isinstance(trial, Trial):
-        raise TypeError(f"`trial` must be a Trial; got {type(trial).__name__}")
-    if trial.n_arms != model.n_arms:
-        raise ValueError(f"`trial.allocation` must have one entry per model arm ({model.n_arms}); "
-                         f"got {trial.allocation!r}")
+    check_model_and_trial(model, trial)
     reason = unsupported_reason(model, trial, detail=detail)
     if reason is not None:
         raise ValueError(f"the vectorized engine cannot run this design: {reason}")

@@ -1,0 +1,15 @@
+"""Timing helper shared by the benchmark scripts (run them as ``python benchmarks/<script>.py``)."""
+
+from __future__ import annotations
+
+import time
+
+
+def best_of(fn, repeat: int) -> float:
+    """The shortest of ``repeat`` wall-clock timings of ``fn()``, in seconds (the machine may be shared)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
