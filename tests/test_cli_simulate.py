@@ -146,3 +146,15 @@ def test_engine_auto_and_scenario(capsys):
     assert _main(["simulate", "--scenario", "no_such_scenario"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no_such_scenario" in err[0]
+
+
+def test_check_needs_two_cohorts_and_parametric_summary_shows_no_response(capsys):
+    from trialsim.cli import main as _main
+
+    assert _main(["calibrate", "--check", "--reps", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reps" in err[0] and "'1'" in err[0]
+    assert _main(["simulate", "--scenario", "parametric", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("treatment", "control"))]
+    assert len(rows) == 2 and all(line.split()[4] == "-" for line in rows)  # no response process to show

@@ -25,6 +25,10 @@ def simulate_text(summary: dict) -> str:
         if week is not None:
             resp = arm["response"]
             parts = [resp[k] if r == 1 else resp[k] / r for k in ("CR", "PR", "NR", "dead")]
+            if not any(parts):  # no visit observed at all: a parametric arm has no response, taper or infection
+                row += ["-", "-", None]
+                rows.append(row)
+                continue
             row.append("/".join(str(p) if r == 1 else f"{p:.1f}" for p in parts))
             row.append(_count(arm, "infections", r))
             row.append(arm["median_dose"])

@@ -439,8 +439,9 @@ def _parameter_table(model: DiseaseModel, a: Assumptions) -> dict:
     add("death_hazard_ratio_pr", a.death_hazard_ratio_pr, "ratio", "death hazard in PR relative to NR", False)
     add("death_hazard_ratio_cr", a.death_hazard_ratio_cr, "ratio", "death hazard in CR relative to NR", False)
     add("relapse_rate", a.relapse_rate, "per week", "CR -> PR and PR -> NR rate", False)
-    add("start_dose_median", rux.taper.start_dose_median, "mg/kg/day", "median starting glucocorticoid dose",
-        False)
+    rows["start_dose_median"] = {"value": float(rux.taper.start_dose_median), "unit": "mg/kg/day",
+                                 "meaning": "median starting glucocorticoid dose",
+                                 "source": "abstract (median 2.7 mg/kg/day)"}
     add("start_dose_sd_log", a.start_dose_sd_log, "log scale", "spread of the starting dose (log-normal SD)", False)
     add("taper_weight_nr", a.taper_weight_nr, "ratio", "taper speed in NR relative to PR", False)
     add("taper_weight_cr", a.taper_weight_cr, "ratio", "taper speed in CR relative to PR", False)

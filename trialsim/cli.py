@@ -21,6 +21,16 @@ def fail(message: str) -> int:
     return 2
 
 
+def at_least_two(text: str) -> int:
+    """--reps of calibrate --check: a Monte Carlo interval needs at least two cohorts."""
+    import argparse
+
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (cohorts for a Monte Carlo interval); got {text!r}")
+    return value
+
+
 def _add_calibrate(subparsers) -> None:
     p = subparsers.add_parser("calibrate", help="targets vs calibrated model (vs simulated cohorts with --check)",
                               description="Calibrate the CTD-MAS model to the published study and show each target "
@@ -29,7 +39,7 @@ def _add_calibrate(subparsers) -> None:
                    help="week at which the survival counts 19/20 and 13/21 are read (default 8)")
     p.add_argument("--check", action="store_true",
                    help="also re-run the study: simulate cohorts of 20 vs 21 with the DES engine")
-    p.add_argument("--reps", type=positive_int, default=2000, help="cohorts simulated by --check (default 2000)")
+    p.add_argument("--reps", type=at_least_two, default=2000, help="cohorts simulated by --check (default 2000)")
     p.add_argument("--seed", type=nonneg_int, default=None, help="root seed for --check (default: fresh entropy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_run_calibrate)
@@ -53,6 +63,8 @@ def _run_calibrate(args) -> int:
                 s = sim.get(row["name"], {})
                 for key in ("simulated", "simulated_ci_low", "simulated_ci_high"):
                     row[key] = s.get(key)
+                if s.get("simulated_pooled_median") is not None:
+                    row["simulated_pooled_median"] = s["simulated_pooled_median"]
             payload["check"] = {k: v for k, v in check.items() if k != "targets"}
         print(to_json(payload))
     else:

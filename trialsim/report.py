@@ -91,8 +91,8 @@ def calibration_text(result, check: dict | None = None) -> str:
     pooled = [(name, row["simulated_pooled_median"]) for name, row in sim.items()
               if row.get("simulated_pooled_median") is not None]
     if pooled:
-        out.append("dose rows, simulated: the mean of the cohorts' medians (what a study of this size reports; a "
-                   "20-patient median runs ~1% high); pooled over all simulated patients: "
+        out.append("dose rows, simulated: the mean of the cohorts' medians (what a study of this size reports; "
+                   "the median of a small cohort is biased); pooled over all simulated patients: "
                    + ", ".join(f"{name} {value:.4f}" for name, value in pooled) + ".")
     if check and check.get("logrank") is not None:
         lr = check["logrank"]
