@@ -104,3 +104,11 @@ def test_overrides_name_the_option():
         load_scenario("default", overrides={("trial", "n"): (41, "--n")})
     s = load_scenario("default", overrides={("trial", "n"): (60, "--n"), ("design", "sided"): (1, "--sided")})
     assert s.trial.n == 60 and s.design.sided == 1
+
+
+def test_option_that_does_not_apply_names_the_option(capsys):
+    from trialsim.cli import main
+
+    assert main(["power", "--design", "single-arm", "--endpoint", "response", "--n", "20"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--endpoint" in err[0] and "'response'" in err[0]

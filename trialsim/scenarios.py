@@ -153,6 +153,10 @@ def _table(data: Any, section: str, where: _Where) -> dict:
 def _unknown(table: dict, allowed, section: str, where: _Where) -> None:
     for key in table:
         if key not in allowed:
+            option = where.options.get((section, key))
+            if option is not None:  # set on the command line: name the option, not the file
+                raise InputError(f"option {option} {_show(table[key])} does not apply here; [{section}] takes "
+                                 f"only: {', '.join(allowed)}")
             label = f"[{section}] " if section else ""
             raise InputError(f"{where.source}: unknown key {label}{key!r} (value {_show(table[key])}); expected "
                              f"one of: {', '.join(allowed)}")
