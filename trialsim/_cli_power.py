@@ -303,7 +303,7 @@ def _run_power(args) -> int:
         for value in values:
             setattr(args, dest, value)
             scenario = scenario_from_args(args)
-            design = scenario.design.describe()
+            design = scenario.design.describe(scenario.trial)
             points.append((value, power(scenario.model, scenario.trial, scenario.design, seed=seed, progress=bar,
                                         **_run_options(args))))
         bar.close()

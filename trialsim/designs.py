@@ -217,10 +217,12 @@ class TwoArmDesign:
     def needs_detail(self) -> bool:
         return self.endpoint == "response"
 
-    def describe(self) -> str:
+    def describe(self, trial: Trial | None = None) -> str:
+        """One line saying what is tested; with ``trial``, stratification follows the trial when not set."""
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
+        stratified = self.stratified_for(trial) if trial is not None else bool(self.stratified)
         if self.endpoint == "survival":
-            what = f"{'stratified ' if self.stratified else ''}log-rank on overall survival"
+            what = f"{'stratified ' if stratified else ''}log-rank on overall survival"
         elif self.endpoint == "survival_binary":
             what = f"{_TEST_NAMES[self.test]} test on survival at the horizon"
         else:
@@ -343,7 +345,7 @@ class SingleArmDesign:
 
     needs_detail = False
 
-    def describe(self) -> str:
+    def describe(self, trial: Trial | None = None) -> str:
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
         if self.test == "binomial":
             what = f"exact binomial test of survival at the horizon against {self.null_survival:g}"
@@ -447,7 +449,7 @@ class HistoricalControlDesign:
 
     needs_detail = False
 
-    def describe(self) -> str:
+    def describe(self, trial: Trial | None = None) -> str:
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
         what = "log-rank" if self.test == "logrank" else f"{_TEST_NAMES[self.test]} test on survival at the horizon"
         return f"single arm vs a simulated historical arm of {self.n_historical}, {what}, {sides}"

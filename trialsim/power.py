@@ -222,7 +222,7 @@ def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> Pow
                        mean_duration=out.mean_duration, analytic_power=analytic.power,
                        analytic_method=analytic.method, analytic_events=analytic.n_events,
                        hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=out.n_degenerate,
-                       design=design.describe(), alpha=design.alpha, sided=design.sided, engine=mc.engine,
+                       design=design.describe(trial), alpha=design.alpha, sided=design.sided, engine=mc.engine,
                        elapsed_seconds=mc.elapsed_seconds)
 
 
@@ -363,7 +363,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     return SampleSizeResult(n=n, target_power=float(target_power), power_at_n=p_n, standard_error_at_n=se_n,
                             n_below=below, power_below=p_b, standard_error_below=se_b, analytic_n=analytic_n,
                             analytic_power_at_n=analytic_at_n, n_replicates=n_replicates, seed=seed_value,
-                            block=block, design=design.describe(), n_smallest=n_smallest, n_stable=n_stable,
+                            block=block, design=design.describe(template), n_smallest=n_smallest, n_stable=n_stable,
                             checked_up_to=checked, evaluations=evaluations, converged=converged, note=note)
 
 
