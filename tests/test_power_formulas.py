@@ -87,7 +87,7 @@ def test_lachin_foulkes_formula_by_hand():
     # The formula of Lachin & Foulkes (1986) eq. (4.3) with phi = lambda^2 / P(event), written out here
     lc, lt, r = 0.2, 0.1, 2.0
     res = lachin_foulkes(lc, lt, accrual_time=0.5, study_time=2.0, dropout_hazard=0.1, alpha=0.025, power=0.9,
-                         allocation_ratio=r)
+                         allocation_ratio=r, scale="hazard-difference")
     qt, qc = r / (1 + r), 1 / (1 + r)
     pooled = qc * lc + qt * lt
     p = [_numeric_event_probability(h, 0.1, 0.5, 2.0) for h in (lc, lt, pooled)]
@@ -97,6 +97,76 @@ def test_lachin_foulkes_formula_by_hand():
     n = root ** 2 / (lc - lt) ** 2
     assert res.n_subjects == pytest.approx(n, rel=1e-9)
     assert res.n_events == pytest.approx(n * (qc * p[0] + qt * p[1]), rel=1e-9)
+
+
+# gsDesign (github.com/keaven/gsDesign, version 3.11.0.9003, commit 2a5688846651a56f469cdb0997c2adf325c1b7d6):
+# nSurvival() in R/gsSurvival.R, written out here in R's own terms. xi0 = 1 / (1 + ratio) is the control
+# fraction, pe() the probability of an event with uniform entry over [0, Tr] and analysis at Ts.
+def _gsdesign_pe(lam, eta, ts, tr):
+    q1 = lam / (lam + eta)
+    q2 = math.exp(-(lam + eta) * (ts - tr)) - math.exp(-(lam + eta) * ts)
+    q3 = (lam + eta) * tr
+    return q1 * (1 - q2 / q3)
+
+
+def _gsdesign_nsurvival(lambda1, lambda2, ts, tr, eta, ratio, alpha, beta, sided, type_):
+    xi0 = 1 / (1 + ratio)
+    xi1 = 1 - xi0
+    ave_haz = lambda1 * xi0 + lambda2 * xi1
+    pe = [_gsdesign_pe(h, eta, ts, tr) for h in (lambda1, lambda2, ave_haz)]
+    zalpha, zbeta = stats.norm.ppf(1 - alpha / sided), stats.norm.ppf(1 - beta)
+    if type_ == "rr":
+        power = zalpha / math.sqrt(pe[2] * xi0 * xi1) + zbeta * math.sqrt(1 / (xi0 * pe[0]) + 1 / (xi1 * pe[1]))
+        n = (power / math.log(lambda1 / lambda2)) ** 2
+    else:  # "rd", approx = FALSE
+        power = zalpha * (xi0 * xi1 * pe[2] / ave_haz ** 2) ** -0.5 + zbeta * math.sqrt(
+            lambda1 ** 2 / (xi0 * pe[0]) + lambda2 ** 2 / (xi1 * pe[1]))
+        n = (power / (lambda1 - lambda2)) ** 2
+    return n, n * (xi0 * pe[0] + xi1 * pe[1])
+
+
+# Printed nSurvival() output, gsDesign tests/testthat/_snaps/independent-test-print.nSurvival.md (same
+# version and commit as above; the calls are in tests/testthat/test-independent-test-print.nSurvival.R).
+# All: lambda1 = 0.2, lambda2 = 0.1, Ts = 2, Tr = 0.5, entry = "unif", sided = 1, alpha = 0.025, beta = 0.1,
+# ratio = 1. print.nSurvival (R/gsMethods.R) prints n as 2 * ceiling(n / 2) and nEvents as ceiling(nEvents).
+# (The snapshots with entry = "expo" have no counterpart here; nor has type = "rd" with approx = TRUE,
+# n = 416, nEvents = 95.)
+GSDESIGN_NSURVIVAL = [
+    # snapshot title, eta, type, printed n, printed nEvents
+    ('checking entry set to "unif"', 0.1, "rr", 430, 91),
+    ("risk ratio (type = rr) with approximate computation", 6.9, "rr", 4308, 92),  # approx is ignored for rr
+    ("risk difference (type = rd) with approx set to FALSE", 0.0, "rd", 414, 94),
+]
+
+
+@pytest.mark.parametrize("title, eta, type_, n_printed, events_printed", GSDESIGN_NSURVIVAL)
+def test_lachin_foulkes_matches_gsdesign_nsurvival(title, eta, type_, n_printed, events_printed):
+    scale = {"rr": "log-hazard-ratio", "rd": "hazard-difference"}[type_]
+    res = lachin_foulkes(0.2, 0.1, accrual_time=0.5, study_time=2.0, dropout_hazard=eta, alpha=0.025, power=0.9,
+                         scale=scale)
+    assert res.n_subjects_integer() == n_printed
+    assert math.ceil(res.n_events) == events_printed
+    n, events = _gsdesign_nsurvival(0.2, 0.1, 2.0, 0.5, eta, 1.0, 0.025, 0.1, 1, type_)
+    assert res.n_subjects == pytest.approx(n, rel=1e-9)
+    assert res.n_events == pytest.approx(events, rel=1e-9)
+
+
+@pytest.mark.parametrize("ratio, sided, eta", [(2.0, 1, 0.1), (0.8, 2, 0.0), (1.25, 1, 0.3)])
+@pytest.mark.parametrize("type_", ["rr", "rd"])
+def test_lachin_foulkes_equals_gsdesign_formula_at_other_allocations(ratio, sided, eta, type_):
+    scale = {"rr": "log-hazard-ratio", "rd": "hazard-difference"}[type_]
+    res = lachin_foulkes(0.3, 0.18, accrual_time=1.5, study_time=4.0, dropout_hazard=eta, alpha=0.05, power=0.8,
+                         sided=sided, allocation_ratio=ratio, scale=scale)
+    n, events = _gsdesign_nsurvival(0.3, 0.18, 4.0, 1.5, eta, ratio, 0.05, 0.2, sided, type_)
+    assert res.n_subjects == pytest.approx(n, rel=1e-9)
+    assert res.n_events == pytest.approx(events, rel=1e-9)
+
+
+def test_lachin_foulkes_default_scale_is_gsdesign_default():
+    # nSurvival's default type is "rr"
+    kw = dict(accrual_time=0.5, study_time=2.0, dropout_hazard=0.1, alpha=0.025, power=0.9)
+    assert lachin_foulkes(0.2, 0.1, **kw) == lachin_foulkes(0.2, 0.1, scale="log-hazard-ratio", **kw)
+    assert lachin_foulkes(0.2, 0.1, **kw) != lachin_foulkes(0.2, 0.1, scale="hazard-difference", **kw)
 
 
 def test_lachin_foulkes_accrual_limit_is_continuous():
@@ -118,6 +188,7 @@ def test_lachin_foulkes_more_followup_needs_fewer_patients_same_events_order():
     (dict(lambda_control=0.2, lambda_treatment=0.2), "must differ"),
     (dict(lambda_control=-1.0, lambda_treatment=0.2), "lambda_control"),
     (dict(lambda_control=0.2, lambda_treatment=0.1, accrual_time=5.0, study_time=2.0), "study_time"),
+    (dict(lambda_control=0.2, lambda_treatment=0.1, scale="rr"), "`scale` must be .*; got 'rr'"),
 ])
 def test_lachin_foulkes_validates(kwargs, message):
     base = dict(accrual_time=1.0, study_time=3.0, alpha=0.025, power=0.9)

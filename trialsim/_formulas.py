@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy import special
@@ -204,9 +205,14 @@ def _event_probability(hazard: float, dropout: float, accrual_time: float, study
     return share * (1.0 - tail / (total * accrual_time))
 
 
+LachinFoulkesScale = Literal["log-hazard-ratio", "hazard-difference"]
+_LF_SCALES = ("log-hazard-ratio", "hazard-difference")
+
+
 def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_time: float, study_time: float,
                    dropout_hazard: float = 0.0, alpha: float, power: float, sided: int = 1,
-                   allocation_ratio: float = 1.0) -> LachinFoulkesResult:
+                   allocation_ratio: float = 1.0,
+                   scale: LachinFoulkesScale = "log-hazard-ratio") -> LachinFoulkesResult:
     """Subjects and events for comparing two exponential hazards (Lachin and Foulkes 1986).
 
     Parameters
@@ -222,32 +228,49 @@ def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_ti
         Constant loss-to-follow-up hazard, the same in both arms.
     alpha, power, sided, allocation_ratio
         As in :func:`schoenfeld_events` (r = n_treatment / n_control).
+    scale
+        ``"log-hazard-ratio"`` (default): the hazards are compared on the log scale, as
+        ``gsDesign::nSurvival(type = "rr")`` (gsDesign's default). ``"hazard-difference"``: on their
+        difference, as ``gsDesign::nSurvival(type = "rd", approx = FALSE)``.
 
     Returns
     -------
     LachinFoulkesResult
+        Continuous ``n_subjects`` and ``n_events``. gsDesign prints ``2 * ceiling(n / 2)`` subjects
+        (:meth:`LachinFoulkesResult.n_subjects_integer`) and ``ceiling(nEvents)`` events.
 
     Notes
     -----
-    The test compares the hazards on their difference, with the variance of each estimated hazard
-    :math:`\\phi(\\lambda) = \\lambda^2 / P(\\lambda)`, where P is the probability of an observed death:
+    P is the probability of an observed death with uniform entry over [0, R], analysis at T and dropout
+    hazard :math:`\\eta`:
 
     .. math::
         P(\\lambda) = \\frac{\\lambda}{\\lambda + \\eta}\\left(1 -
-        \\frac{e^{-(\\lambda+\\eta)(T-R)} - e^{-(\\lambda+\\eta)T}}{(\\lambda+\\eta) R}\\right),
+        \\frac{e^{-(\\lambda+\\eta)(T-R)} - e^{-(\\lambda+\\eta)T}}{(\\lambda+\\eta) R}\\right).
 
+    With allocation fractions :math:`Q_T = r/(1+r)`, :math:`Q_C = 1/(1+r)` and the null hazard
+    :math:`\\bar\\lambda = Q_C\\lambda_C + Q_T\\lambda_T`, the estimated hazard of each arm has variance
+    :math:`\\phi(\\lambda) / (N Q)`. On the log-hazard-ratio scale
+    :math:`\\phi(\\lambda) = 1 / P(\\lambda)` (the variance of :math:`\\log\\hat\\lambda`):
+
+    .. math::
+        N = \\frac{\\left(z_{1-\\alpha/s} / \\sqrt{P(\\bar\\lambda) Q_C Q_T} +
+        z_{1-\\beta}\\sqrt{1/(Q_C P(\\lambda_C)) + 1/(Q_T P(\\lambda_T))}\\right)^2}
+        {(\\log\\lambda_C - \\log\\lambda_T)^2}.
+
+    On the hazard-difference scale :math:`\\phi(\\lambda) = \\lambda^2 / P(\\lambda)`:
+
+    .. math::
         N = \\frac{\\left(z_{1-\\alpha/s}\\sqrt{\\phi(\\bar\\lambda)(1/Q_C + 1/Q_T)} +
-        z_{1-\\beta}\\sqrt{\\phi(\\lambda_C)/Q_C + \\phi(\\lambda_T)/Q_T}\\right)^2}{(\\lambda_C - \\lambda_T)^2}
+        z_{1-\\beta}\\sqrt{\\phi(\\lambda_C)/Q_C + \\phi(\\lambda_T)/Q_T}\\right)^2}{(\\lambda_C - \\lambda_T)^2}.
 
-    with allocation fractions :math:`Q_T = r/(1+r)`, :math:`Q_C = 1/(1+r)`, the null hazard
-    :math:`\\bar\\lambda = Q_C\\lambda_C + Q_T\\lambda_T`, and events :math:`N (Q_C P(\\lambda_C) + Q_T
-    P(\\lambda_T))`. This is ``gsDesign::nSurvival(type = "rd", approx = FALSE)``.
+    Either way the events are :math:`N (Q_C P(\\lambda_C) + Q_T P(\\lambda_T))`.
 
     References
     ----------
     Lachin JM, Foulkes MA (1986). Evaluation of sample size and power for analyses of survival with allowance
     for nonuniform patient entry, losses to follow-up, noncompliance, and stratification. Biometrics 42,
-    507-519.
+    507-519. gsDesign (Anderson K), ``R/gsSurvival.R``, function ``nSurvival``.
     """
     lc = _check_positive("lambda_control", lambda_control)
     lt = _check_positive("lambda_treatment", lambda_treatment)
@@ -260,15 +283,24 @@ def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_ti
     eta = _check_positive("dropout_hazard", dropout_hazard, allow_zero=True)
     alpha, power = _check_probability("alpha", alpha), _check_probability("power", power)
     sided, r = _check_sided(sided), _check_positive("allocation_ratio", allocation_ratio)
+    if scale not in _LF_SCALES:
+        raise ValueError(f"`scale` must be 'log-hazard-ratio' or 'hazard-difference'; got {scale!r}")
 
     q_t = r / (1 + r)
     q_c = 1 - q_t
     pooled = q_c * lc + q_t * lt
     p_c, p_t, p_0 = (_event_probability(h, eta, accrual, study) for h in (lc, lt, pooled))
-    null_sd = math.sqrt(pooled ** 2 / p_0 * (1 / q_c + 1 / q_t))
-    alt_sd = math.sqrt(lc ** 2 / p_c / q_c + lt ** 2 / p_t / q_t)
+    # phi(lambda) under the null (pooled hazard), in the control arm and in the treatment arm
+    if scale == "log-hazard-ratio":
+        phi_0, phi_c, phi_t = 1 / p_0, 1 / p_c, 1 / p_t
+        effect = math.log(lc / lt)
+    else:
+        phi_0, phi_c, phi_t = pooled ** 2 / p_0, lc ** 2 / p_c, lt ** 2 / p_t
+        effect = lc - lt
+    null_sd = math.sqrt(phi_0 * (1 / q_c + 1 / q_t))
+    alt_sd = math.sqrt(phi_c / q_c + phi_t / q_t)
     root = _z_alpha(alpha, sided) * null_sd + special.ndtri(power) * alt_sd
-    n = root ** 2 / (lc - lt) ** 2
+    n = root ** 2 / effect ** 2
     return LachinFoulkesResult(n_subjects=float(n), n_events=float(n * (q_c * p_c + q_t * p_t)),
                                event_probability=(p_c, p_t, p_0))
 
