@@ -50,14 +50,49 @@ def test_design_note_numbers():
     assert schoenfeld_power(hr, d, alpha=0.05, sided=2) == pytest.approx(0.905, abs=0.001)
 
 
-# BIN-01 (R power.prop.test): n 50 per group, p 0.50 vs 0.75, two-sided 0.05 -> power 0.7401659013
+# BIN-01, R (package stats): power.prop.test(n = 50, p1 = 0.50, p2 = 0.75, sig.level = 0.05) -> power
+# 0.7401659013. That is strict = FALSE: the upper tail alone,
+#   pnorm((sqrt(n) * d - qu * sqrt((p1 + p2) * qbar)) / sqrt(p1 * q1 + p2 * q2)),
+# with d = |p1 - p2|, qu = qnorm(sig.level / 2, lower = FALSE), qbar = 1 - (p1 + p2) / 2. With strict = TRUE
+# power.prop.test adds the lower tail
+#   pnorm((sqrt(n) * d + qu * sqrt((p1 + p2) * qbar)) / sqrt(p1 * q1 + p2 * q2), lower = FALSE),
+# which two_proportion_power(sided=2) includes so that under the null it equals alpha.
+def _power_prop_test_lower_tail(p1, p2, n, sig_level):
+    """The term power.prop.test(strict = TRUE) adds for a two-sided test, written out as in R."""
+    d, qu, qbar = abs(p1 - p2), stats.norm.isf(sig_level / 2), 1 - (p1 + p2) / 2
+    return stats.norm.sf((math.sqrt(n) * d + qu * math.sqrt((p1 + p2) * qbar))
+                         / math.sqrt(p1 * (1 - p1) + p2 * (1 - p2)))
+
+
 def test_two_proportion_power_matches_bin01():
-    assert two_proportion_power(0.5, 0.75, 50, 50, alpha=0.05) == pytest.approx(0.7401659013, rel=1e-8)
+    upper = 0.7401659013  # BIN-01 (strict = FALSE)
+    # The upper tail alone is the one-sided power at alpha / 2
+    assert two_proportion_power(0.5, 0.75, 50, 50, alpha=0.025, sided=1) == pytest.approx(upper, rel=1e-8)
+    lower = _power_prop_test_lower_tail(0.5, 0.75, 50, 0.05)
+    assert 1e-7 < lower < 1e-5  # 1.29e-6 here: larger than the tolerance below, so the check tells them apart
+    assert two_proportion_power(0.5, 0.75, 50, 50, alpha=0.05) == pytest.approx(upper + lower, rel=1e-9)
 
 
 def test_two_proportion_power_at_bin01_sample_size():
-    # BIN-01: n per group 76.70693011 gives power 0.90 exactly (power.prop.test solves the same equation)
-    assert two_proportion_power(0.5, 0.75, 76.70693011, 76.70693011, alpha=0.05) == pytest.approx(0.9, rel=1e-8)
+    # BIN-01: n per group 76.70693011 gives power 0.90 (strict = FALSE; power.prop.test solves that equation)
+    n = 76.70693011
+    assert two_proportion_power(0.5, 0.75, n, n, alpha=0.025, sided=1) == pytest.approx(0.9, rel=1e-8)
+    lower = _power_prop_test_lower_tail(0.5, 0.75, n, 0.05)  # 4.7e-8
+    assert two_proportion_power(0.5, 0.75, n, n, alpha=0.05) - lower == pytest.approx(0.9, rel=1e-8)
+
+
+@pytest.mark.parametrize("p, n1, n2", [(0.5, 50, 50), (0.1, 20, 35), (0.62, 7, 100), (0.97, 300.5, 12)])
+@pytest.mark.parametrize("alpha", [0.05, 0.01])
+def test_two_proportion_power_under_the_null_is_alpha(p, n1, n2, alpha):
+    # Two-sided: both tails count, alpha / 2 each; one-sided: alpha
+    assert abs(two_proportion_power(p, p, n1, n2, alpha=alpha, sided=2) - alpha) < 1e-9
+    assert abs(two_proportion_power(p, p, n1, n2, alpha=alpha, sided=1) - alpha) < 1e-9
+
+
+def test_two_proportion_two_sided_power_is_symmetric_and_above_the_upper_tail():
+    a = two_proportion_power(0.3, 0.45, 40, 60, alpha=0.05)
+    assert a == pytest.approx(two_proportion_power(0.45, 0.3, 60, 40, alpha=0.05), rel=1e-12)
+    assert a > two_proportion_power(0.3, 0.45, 40, 60, alpha=0.025, sided=1)
 
 
 # ------------------------------------------------------------------------------------------- Lachin-Foulkes

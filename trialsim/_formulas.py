@@ -354,12 +354,20 @@ def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: f
 
     Notes
     -----
-    .. math:: \\Phi\\left(\\frac{|p_1 - p_2| - z_{1-\\alpha/s}\\sqrt{\\bar p (1 - \\bar p)(1/n_1 + 1/n_2)}}
-              {\\sqrt{p_1(1-p_1)/n_1 + p_2(1-p_2)/n_2}}\\right)
+    With :math:`\\bar p = (n_1 p_1 + n_2 p_2)/(n_1 + n_2)`,
+    :math:`\\sigma_0 = \\sqrt{\\bar p (1 - \\bar p)(1/n_1 + 1/n_2)}` (null) and
+    :math:`\\sigma_1 = \\sqrt{p_1(1-p_1)/n_1 + p_2(1-p_2)/n_2}` (alternative), one-sided power is
 
-    with :math:`\\bar p = (n_1 p_1 + n_2 p_2)/(n_1 + n_2)`. With equal n this is R's
-    ``power.prop.test`` (``strict = FALSE``); it approximates Fisher's and Boschloo's exact tests, which are
-    conservative in small samples.
+    .. math:: \\Phi\\left(\\frac{|p_1 - p_2| - z_{1-\\alpha}\\,\\sigma_0}{\\sigma_1}\\right)
+
+    and two-sided power counts rejection on either side,
+
+    .. math:: \\Phi\\left(\\frac{|p_1 - p_2| - z_{1-\\alpha/2}\\,\\sigma_0}{\\sigma_1}\\right) +
+              \\Phi\\left(\\frac{-|p_1 - p_2| - z_{1-\\alpha/2}\\,\\sigma_0}{\\sigma_1}\\right),
+
+    so that it equals alpha when p1 = p2 (as the simulated rejection rate does). With equal n this is R's
+    ``power.prop.test(strict = TRUE)`` (the first term alone is ``strict = FALSE``). It approximates the
+    uncorrected chi-square test; Fisher's and Boschloo's exact tests are more conservative in small samples.
     """
     p1 = _check_probability("p1", p1, open_low=False, open_high=False)
     p2 = _check_probability("p2", p2, open_low=False, open_high=False)
@@ -370,7 +378,11 @@ def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: f
     alt_sd = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     if alt_sd == 0.0:
         return 1.0 if p1 != p2 else float(alpha)
-    power = special.ndtr((abs(p1 - p2) - _z_alpha(alpha, sided) * null_sd) / alt_sd)
+    shift = abs(p1 - p2)
+    z = _z_alpha(alpha, sided)
+    power = special.ndtr((shift - z * null_sd) / alt_sd)
+    if sided == 2:
+        power += special.ndtr((-shift - z * null_sd) / alt_sd)
     return float(power)
 
 
