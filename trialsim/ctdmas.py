@@ -2,7 +2,7 @@
 
 Source: Li J, Wang R, Chen J, et al. Efficacy and Safety of Ruxolitinib in Adult Patients With Refractory
 Connective Tissue Disease-Associated Macrophage Activation Syndrome [abstract 1179]. Arthritis Rheumatol.
-2025;77(suppl 9). ACR Convergence 2025. (``shared/seed/abstract.md``)
+2025;77(suppl 9). ACR Convergence 2025. The quoted sentences and the URL are in ``docs/study.md``.
 
 Where the abstract is ambiguous the reading chosen is written beside the target (``reading``).
 """
