@@ -1,4 +1,5 @@
-"""The layering of DESIGN.md: imports flow one way; simpy, joblib and matplotlib stay in their modules."""
+"""The architecture rules of docs/design.md ("Architecture"): simpy, joblib and matplotlib stay in their modules,
+light modules load no engine, no global random state."""
 
 import ast
 import subprocess
