@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from trialsim import seeding, vectorized
 from trialsim._phase_type import CDF_TOLERANCE, response_death_table
-from trialsim._vec_design import block_patterns, draw_entry, randomise
+from trialsim._enrolment import block_patterns, draw_entry, randomise
 from trialsim._vec_paths import infection_times, simulate_paths
+from trialsim.seeding import JumpPools
 from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST
 from trialsim.model import (DEAD, NR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection,
                             ParametricArm, ResponseProcess, Taper, Trial)
@@ -229,7 +230,8 @@ def test_paths_give_the_exact_state_probabilities_with_relapse():
     n = 100_000
     which = (np.random.default_rng(0).random(n) < RELAPSING.refractory_fraction).astype(np.intp)
     visits = np.array([1.0, 3.0, 8.0])
-    death, states = simulate_paths(gens, which, 8.0, visits, np.random.default_rng(1))
+    pools = JumpPools(np.random.default_rng(1), 1, n)  # with relapse, many patients refill their pool
+    death, states = simulate_paths(gens, which, 8.0, visits, pools, np.arange(n))
     exact = RELAPSING.state_probabilities(visits)
     for k in range(visits.size):
         got = np.bincount(states[:, k], minlength=4) / n

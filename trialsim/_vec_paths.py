@@ -1,7 +1,8 @@
 """Response paths, taper and infection for a batch of patients (the ``detail=True`` part of the fast engine).
 
 The chain is simulated jump by jump, vectorised over every patient of every replicate: the Python loop runs
-over jumps (a handful per patient within the horizon), never over patients or replicates.
+over jumps (a handful per patient within the horizon), never over patients or replicates. Each patient draws
+from their own pool of numbers (:class:`JumpPools`), so a path never depends on the size of the trial.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from .model import CR, DEAD, NR, ArmModel
+from .seeding import POOL_SIZE, JumpPools
 
 __all__ = ["simulate_paths", "dose_paths", "infection_times"]
 
 
 def simulate_paths(generators: np.ndarray, which: np.ndarray, horizon: float, visit_times: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                   pools: JumpPools, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Jump-by-jump paths of continuous-time Markov chains started in NR, cut at ``horizon``.
 
     Parameters
@@ -23,6 +25,8 @@ def simulate_paths(generators: np.ndarray, which: np.ndarray, horizon: float, vi
     which : (N,) int, the generator of each patient
     horizon : follow-up horizon; jumps after it are not simulated
     visit_times : (V,) assessment times
+    pools : the per-patient random numbers; jump j of a patient uses their j-th exponential and uniform
+    flat : (N,) int, each patient's index among the chunk's ``R * n`` patients (into ``pools``)
 
     Returns
     -------
@@ -41,17 +45,27 @@ def simulate_paths(generators: np.ndarray, which: np.ndarray, horizon: float, vi
     with np.errstate(invalid="ignore", divide="ignore"):
         cum = np.cumsum(off, axis=2) / total[:, :, None]  # (C, 4, 4) jump distribution (nan where absorbing)
 
+    size = POOL_SIZE
+    es = pools.exponentials.reshape(-1, size)[flat]
+    us = pools.uniforms.reshape(-1, size)[flat]
     death = np.full(n, np.inf)
     state_at_visit = np.zeros((n, visit_times.size), dtype=np.int8)  # NR until the first jump
     active = np.arange(n)
     state = np.zeros(n, dtype=np.intp)
     clock = np.zeros(n)
+    jump = 0
     while active.size:
+        column = jump % size
+        if jump and column == 0:
+            refill_e, refill_u = pools.refill(jump // size)
+            es[active] = refill_e.reshape(-1, size)[flat[active]]
+            us[active] = refill_u.reshape(-1, size)[flat[active]]
         g, s = which[active], state[active]
         rate = total[g, s]
         with np.errstate(divide="ignore"):
-            t_new = clock[active] + rng.standard_exponential(active.size) / rate
-        u = rng.random(active.size)
+            t_new = clock[active] + es[active, column] / rate
+        u = us[active, column]
+        jump += 1
         keep = t_new <= horizon  # rate 0 gives inf: the patient stays put
         active, g, s, t_new, u = active[keep], g[keep], s[keep], t_new[keep], u[keep]
         # next state: first j with cumulative probability above u (ties at zero-probability states skipped)

@@ -17,23 +17,25 @@ Random numbers
 --------------
 Every stream comes from the chunk's component streams (:func:`trialsim.seeding.chunk_streams`) and is drawn
 up front, with numpy, in shapes that do not depend on the values drawn (``R`` replicates, ``n`` patients,
-``K = POOL_SIZE``):
+``K = POOL_SIZE``), patient by patient (:func:`trialsim.seeding.patient_draws`), so that patient k of replicate r
+gets the same numbers whatever n is (common random numbers across n):
 
 =================  ===================================================================================
-``baseline``       ``(2, R, n)`` uniforms: disease stratum (inversion), sex
-``randomisation``  permuted blocks (:func:`trialsim._enrolment.permuted_block_arms`)
-``accrual``        ``(R, n)`` unit exponentials, cumulated (nothing for instant accrual)
-``response``       ``(R, n)`` uniforms (stayer or mover), ``(R, n, K)`` unit exponentials (holding times;
-                   for a :class:`~trialsim.model.ParametricArm` the first is the cumulative hazard at death),
-                   ``(R, n, K)`` uniforms (destination of each transition), one 63-bit refill key
-``taper``          ``(R, n)`` standard normals (log starting dose)
-``infection``      ``(R, n)`` unit exponentials (cumulative infection hazard at infection)
-``dropout``        ``(R, n)`` unit exponentials (divided by the arm's dropout hazard)
+``baseline``       one uniform per patient: disease stratum and sex (:func:`trialsim._enrolment.draw_baseline`)
+``randomisation``  permuted blocks (:func:`trialsim._enrolment.randomise`)
+``accrual``        unit exponentials, cumulated (:func:`trialsim._enrolment.draw_entry`; none if instant)
+``response``       :class:`trialsim.seeding.JumpPools`: per patient a uniform (stayer or mover), ``K`` unit
+                   exponentials (holding times; for a :class:`~trialsim.model.ParametricArm` the first is the
+                   cumulative hazard at death) and ``K`` uniforms (destination of each transition)
+``taper``          a standard normal per patient (log starting dose)
+``infection``      a unit exponential per patient (cumulative infection hazard at infection)
+``dropout``        a unit exponential per patient (divided by the arm's dropout hazard)
 =================  ===================================================================================
 
-A patient who makes more than ``K`` transitions (possible only with relapse) refills from a generator keyed
-by (refill key, replicate within the chunk, patient, refill number), so the result never depends on event order, on how many
-trials share an environment, or on ``detail``: the survival fields are identical with and without detail.
+A patient who makes more than ``K`` transitions (possible only with relapse) takes the next numbers from
+:meth:`trialsim.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
+how many trials share an environment, or on ``detail``: the survival fields are identical with and without
+detail.
 
 Observation rules (the engines' contract)
 -----------------------------------------
@@ -53,15 +55,14 @@ import numpy as np
 import simpy
 
 from . import seeding
-from ._enrolment import accrual_times, baseline_covariates, permuted_block_arms
+from .seeding import POOL_SIZE, JumpPools, patient_draws
+from ._enrolment import draw_baseline, draw_entry, randomise
 from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
-from .model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
+from .model import CR, DEAD, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
 __all__ = ["simulate", "simulate_chunk", "ENGINE", "POOL_SIZE", "EVENT_LOG_COLUMNS"]
 
 ENGINE = "des"
-#: Transitions pre-drawn per patient. Without relapse a patient makes at most 3 (NR -> PR -> CR -> dead).
-POOL_SIZE = 4
 #: Columns of a row of ``TrialBatch.events_log``.
 EVENT_LOG_COLUMNS = ("replicate", "time", "patient", "event", "detail")
 _PATIENTS_PER_ENV = 100
@@ -91,7 +92,7 @@ class _Run:
     __slots__ = ("n", "n_visits", "visits", "target_events", "detail", "log", "arm",
                  "stratum", "stayer", "pool_e", "pool_u", "stop", "stop_reason", "death_time", "dose_start",
                  "infection_e", "chain", "factors", "infection_hazard", "dose_dependent", "reference_dose",
-                 "parametric", "refill_key", "entry", "time", "event", "reason", "response", "dose",
+                 "parametric", "pools", "entry", "time", "event", "reason", "response", "dose",
                  "infection_time", "arm_names")
 
     def censor_at_cut(self, tr: _TrialState, g: int, entry: float, patient: int) -> None:
@@ -101,8 +102,8 @@ class _Run:
             self.log.append((tr.replicate, tr.cut, patient, "data_cut", ""))
 
     def refill(self, tr: _TrialState, patient: int, refills: int) -> tuple[list, list]:
-        rng = np.random.default_rng([self.refill_key, tr.local, patient, refills])
-        return rng.standard_exponential(POOL_SIZE).tolist(), rng.random(POOL_SIZE).tolist()
+        e, u = self.pools.refill(refills)
+        return e[tr.local, patient].tolist(), u[tr.local, patient].tolist()
 
 
 def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
@@ -294,17 +295,14 @@ def _arm_tables(model: DiseaseModel, trial: Trial):
 def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict) -> dict:
     """All random numbers of a chunk, drawn up front (see the module docstring for the layout)."""
     r, n, k = n_replicates, trial.n, POOL_SIZE
-    stratum, female = baseline_covariates(model.baseline, r, n, rng=streams["baseline"])
-    arm = permuted_block_arms(trial, stratum, n_strata=len(DISEASES), rng=streams["randomisation"])
-    entry = accrual_times(trial.accrual, r, n, rng=streams["accrual"])
-    rng = streams["response"]
-    stayer_u = rng.random((r, n))
-    pool_e = rng.standard_exponential((r, n, k))
-    pool_u = rng.random((r, n, k))
-    refill_key = int(rng.integers(0, 2**63))
-    z = streams["taper"].standard_normal((r, n))
-    infection_e = streams["infection"].standard_exponential((r, n))
-    dropout_e = streams["dropout"].standard_exponential((r, n))
+    female, stratum = draw_baseline(model.baseline, r, n, streams["baseline"])
+    arm = randomise(trial, stratum, streams["randomisation"])
+    entry = draw_entry(trial.accrual, r, n, streams["accrual"])
+    pools = JumpPools(streams["response"], r, n)
+    stayer_u, pool_e = pools.stayer_u, pools.exponentials
+    z = patient_draws(streams["taper"].standard_normal, r, n)
+    infection_e = patient_draws(streams["infection"].standard_exponential, r, n)
+    dropout_e = patient_draws(streams["dropout"].standard_exponential, r, n)
 
     stayer = np.zeros((r, n), dtype=bool)
     dose_start = np.full((r, n), np.nan)
@@ -327,7 +325,7 @@ def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: d
     stop = np.minimum(lost, trial.follow_up)
     stop_reason = np.where(lost < trial.follow_up, LOST, END_OF_FOLLOW_UP).astype(np.int8)
     return dict(stratum=stratum, female=female, arm=arm.astype(np.int8), entry=entry, stayer=stayer,
-                pool_e=pool_e, pool_u=pool_u, refill_key=refill_key, dose_start=dose_start,
+                pool_e=pool_e, pool_u=pools.uniforms, pools=pools, dose_start=dose_start,
                 infection_e=infection_e, death_time=death_time, stop=stop, stop_reason=stop_reason)
 
 
@@ -346,7 +344,7 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
     (run.chain, run.factors, run.infection_hazard, run.dose_dependent, run.reference_dose,
      run.parametric) = tables
     run.arm_names = model.arm_names
-    run.refill_key = draws["refill_key"]
+    run.pools = draws["pools"]
     flat = lambda name: draws[name][lo:hi].reshape(-1).tolist()  # noqa: E731
     run.arm, run.stratum, run.stayer = flat("arm"), flat("stratum"), flat("stayer")
     run.entry, run.stop, run.stop_reason = flat("entry"), flat("stop"), flat("stop_reason")

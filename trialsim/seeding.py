@@ -7,15 +7,21 @@ model leaves the other parts' draws as they were (common random numbers between 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["CHUNK_SIZE", "COMPONENTS", "root_sequence", "chunk_bounds", "chunk_streams", "root_entropy"]
+__all__ = ["CHUNK_SIZE", "COMPONENTS", "POOL_SIZE", "root_sequence", "chunk_bounds", "chunk_streams",
+           "root_entropy", "patient_draws", "JumpPools"]
 
 #: Replicates per chunk. Fixed, so that results never depend on how chunks are spread over workers.
 CHUNK_SIZE = 2000
 
 #: One independent stream per random component of a simulated trial, in this order.
 COMPONENTS = ("baseline", "randomisation", "accrual", "response", "taper", "infection", "dropout", "extra")
+#: Jumps of the response process pre-drawn per patient. Without relapse a patient makes at most 3
+#: (NR -> PR -> CR -> dead).
+POOL_SIZE = 4
 
 
 def root_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -47,3 +53,57 @@ def chunk_streams(root: np.random.SeedSequence, chunk_index: int) -> dict[str, n
     children = [np.random.SeedSequence(chunk.entropy, spawn_key=(*chunk.spawn_key, k))
                 for k in range(len(COMPONENTS))]
     return {name: np.random.default_rng(child) for name, child in zip(COMPONENTS, children)}
+
+
+def patient_draws(draw: Callable[[tuple[int, ...]], np.ndarray], n_replicates: int, n: int,
+                  *trailing: int) -> np.ndarray:
+    """Random numbers for ``n`` patients of ``n_replicates`` replicates, laid out patient by patient.
+
+    ``draw`` is a generator method such as ``rng.random`` or ``rng.standard_exponential``. It is called once
+    with shape ``(n, R, *trailing)``, so the numbers of patient k (of every replicate) occupy the same stream
+    positions whatever n is: a trial with more patients appends patients and leaves the draws of the first
+    ones as they were. That is what makes neighbouring trial sizes share their randomness (common random
+    numbers across n). A layout replicate by replicate, ``(R, n)``, would shift every replicate's numbers
+    when n changes.
+
+    Returns
+    -------
+    ndarray
+        C-contiguous, shape ``(R, n, *trailing)``: replicates first, as the engines' contract has it.
+    """
+    return np.ascontiguousarray(np.moveaxis(draw((n, n_replicates, *trailing)), 0, 1))
+
+
+class JumpPools:
+    """The response stream's numbers for the patients' jump-by-jump paths in one chunk, patient by patient.
+
+    Per patient: a uniform that makes them a stayer or a mover (``stayer_u``), and ``POOL_SIZE`` unit
+    exponentials (holding times) and uniforms (destinations), one of each per jump. Each of the three comes
+    from its own child of the response stream (``Generator.spawn``), because arrays drawn one after another
+    from one stream would start at a position that depends on n. A patient who makes more jumps (possible only
+    with relapse) takes their ``k``-th refill from :meth:`refill`: every patient's refill is drawn, patient by
+    patient, from generators keyed by (``refill_key``, ``k``), so no patient's path depends on the size of the
+    trial or on who else needed a refill. Both engines use these pools.
+
+    One rule holds for every stream: at most one array is drawn from a generator, or else the arrays after the
+    first would start at a position that depends on n.
+    """
+
+    __slots__ = ("refill_key", "stayer_u", "exponentials", "uniforms", "_refills")
+
+    def __init__(self, rng: np.random.Generator, n_replicates: int, n: int) -> None:
+        self.refill_key = int(rng.integers(0, 2**63))
+        stayer, holding, destination = rng.spawn(3)
+        self.stayer_u = patient_draws(stayer.random, n_replicates, n)
+        self.exponentials = patient_draws(holding.standard_exponential, n_replicates, n, POOL_SIZE)
+        self.uniforms = patient_draws(destination.random, n_replicates, n, POOL_SIZE)
+        self._refills: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def refill(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        """Refill ``number`` (1, 2, ...) of every patient: exponentials and uniforms, each ``(R, n, POOL_SIZE)``."""
+        if number not in self._refills:
+            r, n = self.stayer_u.shape
+            holding, destination = (np.random.default_rng([self.refill_key, number, part]) for part in (0, 1))
+            self._refills[number] = (patient_draws(holding.standard_exponential, r, n, POOL_SIZE),
+                                     patient_draws(destination.random, r, n, POOL_SIZE))
+        return self._refills[number]

@@ -33,8 +33,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import seeding
+from .seeding import POOL_SIZE, JumpPools, patient_draws
 from ._phase_type import response_death_table, sample_from_tables
-from ._vec_design import draw_baseline, draw_entry, randomise
+from ._enrolment import draw_baseline, draw_entry, randomise
 from ._vec_paths import dose_paths, infection_times, simulate_paths
 from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
 from .model import DEAD, DISEASES, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
@@ -136,7 +137,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     female, stratum = draw_baseline(model.baseline, r, n, streams["baseline"])
     arm = randomise(trial, stratum, streams["randomisation"])
     entry = draw_entry(trial.accrual, r, n, streams["accrual"])
-    lost = _lost(plan, arm, streams["dropout"], (r, n))
+    lost = _lost(plan, arm, streams["dropout"])
 
     if detail and plan.has_chain:
         death, state_at_visit = _paths(plan, arm, stratum, streams["response"])
@@ -214,9 +215,9 @@ def _plan(model: DiseaseModel, trial: Trial) -> _Plan:
 
 def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Death time from entry of every patient, one random draw each (``inf``: no death by the horizon)."""
-    shape = arm.shape
+    r, n = arm.shape
     if plan.exp_rates is not None:  # all arms exponential: t = E / (lambda * multiplier)
-        e = rng.standard_exponential(shape)
+        e = patient_draws(rng.standard_exponential, r, n)
         with np.errstate(divide="ignore"):
             mean = 1.0 / plan.exp_rates  # inf for a zero hazard: no death
         death = e * (mean[arm, stratum] if plan.by_stratum else np.take(mean[:, 0], arm))
@@ -224,8 +225,8 @@ def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.rand
             death[np.isnan(death)] = np.inf
         return death
     if not plan.has_chain:  # all parametric, some piecewise
-        return _parametric_death(plan, arm, stratum, rng.standard_exponential(shape))
-    u = rng.random(shape)
+        return _parametric_death(plan, arm, stratum, patient_draws(rng.standard_exponential, r, n))
+    u = patient_draws(rng.random, r, n)
     which = arm.astype(np.intp) * len(DISEASES) + stratum if plan.by_stratum else arm
     death = sample_from_tables(plan.quantiles, plan.scales, plan.limits, which, u)
     if not all(isinstance(a, ArmModel) for a in plan.model.arms):  # mixed model: parametric arms exactly
@@ -246,11 +247,11 @@ def _parametric_death(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, e: np.n
     return out
 
 
-def _lost(plan: _Plan, arm: np.ndarray, rng: np.random.Generator, shape) -> np.ndarray | None:
+def _lost(plan: _Plan, arm: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     if not np.any(plan.dropout > 0):
         return None
     with np.errstate(divide="ignore"):
-        return rng.standard_exponential(shape) / plan.dropout[arm]
+        return patient_draws(rng.standard_exponential, *arm.shape) / plan.dropout[arm]
 
 
 def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.random.Generator):
@@ -267,19 +268,21 @@ def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.random.Gen
                 m = float(plan.multipliers[s])
                 gens[(i * n_strata + s) * 2] = a.response.generator(m)
                 gens[(i * n_strata + s) * 2 + 1] = a.response.refractory_generator(m)
+    r, n = arm.shape
+    pools = JumpPools(rng, r, n)
     flat_arm, flat_stratum = arm.ravel(), stratum.ravel()
     chain = np.asarray([isinstance(a, ArmModel) for a in arms])[flat_arm]
-    stayer = rng.random(flat_arm.size) < stayer_share[flat_arm]
+    stayer = pools.stayer_u.ravel() < stayer_share[flat_arm]
     which = (flat_arm.astype(np.intp) * n_strata + flat_stratum) * 2 + stayer
     idx = np.flatnonzero(chain)
-    death_c, states_c = simulate_paths(gens, which[idx], plan.follow_up, plan.visit_times, rng)
+    death_c, states_c = simulate_paths(gens, which[idx], plan.follow_up, plan.visit_times, pools, idx)
     death = np.full(flat_arm.size, np.inf)
     states = np.zeros((flat_arm.size, plan.visit_times.size), dtype=np.int8)
     death[idx], states[idx] = death_c, states_c
-    if idx.size < flat_arm.size:  # parametric arms of a mixed model
+    if idx.size < flat_arm.size:  # parametric arms of a mixed model: the first pooled exponential
         para = ~chain
         death[para] = _parametric_death(plan, flat_arm[para], flat_stratum[para],
-                                        rng.standard_exponential(int(para.sum())))
+                                        pools.exponentials.reshape(-1, POOL_SIZE)[para, 0])
     return death.reshape(arm.shape), states.reshape(arm.shape + (plan.visit_times.size,))
 
 
@@ -334,8 +337,8 @@ def _detail(plan: _Plan, arm, entry, death, lost, cut, event, state_at_visit, st
     chain = np.asarray([isinstance(a, ArmModel) for a in arms])[arm]
     if state_at_visit is None:  # no ArmModel arm at all
         state_at_visit = np.zeros((r, n, v.size), dtype=np.int8)
-    z = streams["taper"].standard_normal((r, n))
-    e_inf = streams["infection"].standard_exponential((r, n))
+    z = patient_draws(streams["taper"].standard_normal, r, n)
+    e_inf = patient_draws(streams["infection"].standard_exponential, r, n)
     dose_start, dose_true = dose_paths(arms, arm, state_at_visit, z)
     infection = infection_times(arms, arm, dose_start, dose_true, v, e_inf)
 
