@@ -3,10 +3,12 @@
 import csv
 import io
 import json
+import math
 import subprocess
 import sys
 
 import pytest
+from scipy.stats import norm
 
 import trialsim.montecarlo as mc
 from trialsim._report_power import ProgressBar
@@ -56,7 +58,17 @@ def test_parametric_power_json(capsys):
     assert code == 0
     data = json.loads(out)
     assert KEYS <= set(data) and data["n"] == 40 and data["n_replicates"] == 1000 and data["seed"] == 3
-    assert data["analytic_power"] == pytest.approx(0.905, abs=0.001)
+    # Schoenfeld, computed here: everyone is followed to week 8, so the expected deaths are exactly
+    # 20 (1 - 0.95) + 20 (1 - 0.62) = 8.6; HR = log 0.95 / log 0.62; two-sided 0.05 counts both tails.
+    # (0.905: docs/design.md, "Why simulated and analytic power differ".) Deterministic: 1e-12.
+    drift = abs(math.log(math.log(0.95) / math.log(0.62))) * math.sqrt(20 * 0.05 + 20 * 0.38) / 2
+    schoenfeld = norm.cdf(drift - norm.ppf(0.975)) + norm.cdf(-drift - norm.ppf(0.975))
+    assert data["analytic_power"] == pytest.approx(schoenfeld, rel=1e-12)
+    assert data["analytic_events"] == pytest.approx(8.6, rel=1e-12)
+    assert data["hazard_ratio"] == pytest.approx(math.log(0.95) / math.log(0.62), rel=1e-12)
+    # "expected_events" is the simulated mean number of deaths: a sum of two binomials, variance
+    # 20 (0.05 0.95 + 0.38 0.62) = 5.662 per trial, so s.e. sqrt(5.662 / 1000) = 0.075
+    assert abs(data["expected_events"] - 8.6) <= 4 * math.sqrt(5.662 / 1000)  # 4 s.e. = 0.30
 
 
 def test_text_output_names_both_powers(capsys):
@@ -131,20 +143,42 @@ def test_interrupt_exits_130_with_one_line(capsys, monkeypatch):
     assert code == 130 and err == "trialsim: interrupted\n"
 
 
-def test_progress_bar_only_on_a_terminal():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
+class Tty(io.StringIO):
+    """A stream that says it is a terminal."""
 
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal():
     tty, pipe = Tty(), io.StringIO()
     bar = ProgressBar(stream=tty, delay=0.0)
     bar(2000, 10000)
-    bar.close()
     assert "2,000/10,000" in tty.getvalue()
+    bar.close()
+    assert tty.getvalue().endswith("\r\033[K")  # the line is cleared at the end
     quiet = ProgressBar(stream=pipe, delay=0.0)
     quiet(2000, 10000)
-    assert pipe.getvalue() == ""
-    assert ProgressBar(stream=tty, enabled=False, delay=0.0) is not None
+    assert pipe.getvalue() == ""  # not a terminal: nothing
+    off = Tty()
+    ProgressBar(stream=off, enabled=False, delay=0.0)(2000, 10000)
+    assert off.getvalue() == ""  # switched off on a terminal: nothing
+
+
+def test_progress_bar_waits_for_its_delay(monkeypatch):
+    # A fake clock (no wall-clock time): nothing before the delay, the bar once it has passed
+    import trialsim._report_power as report
+
+    now = [100.0]
+    monkeypatch.setattr(report.time, "monotonic", lambda: now[0])
+    tty = Tty()
+    bar = ProgressBar(stream=tty, delay=1.0)
+    now[0] = 100.5
+    bar(1000, 10000)
+    assert tty.getvalue() == ""
+    now[0] = 101.5
+    bar(4000, 10000)
+    assert "4,000/10,000" in tty.getvalue()
 
 
 def test_console_script_subprocess():
