@@ -1,5 +1,6 @@
 """Conventions, degenerate input, validation and the import boundary of trialsim.estimators."""
 
+import math
 import subprocess
 import sys
 import warnings
@@ -135,8 +136,15 @@ def test_cox_monotone_likelihood_warns():
     with pytest.warns(DegenerateStatisticWarning):
         res = est.cox(time, event, group)
     assert not res.converged
-    # the likelihood-ratio and score tests stay valid and significant-ish
-    assert res.lr_statistic > 5 and res.score_statistic > 4
+    # The likelihood-ratio and score tests stay valid, and both are known in closed form. At each death (times
+    # 1 to 4, no ties) n1 = 4, 3, 2, 1 of n = 8, 7, 6, 5 at risk are in group 1. As beta -> infinity the partial
+    # likelihood rises to prod 1 / n1 = 1/24 from prod 1 / n = 1/1680 at beta = 0, so LR -> 2 log 70 = 8.497
+    # from below; the Newton iterations stop far out (beta ~ 27, where the gap is ~ e^-27), so within 1e-6.
+    lr_sup = 2 * math.log(70)
+    assert lr_sup - 1e-6 <= res.lr_statistic <= lr_sup + 1e-12
+    # Score test at beta = 0: U = sum (1 - n1 / n), I = sum (n1 / n) (1 - n1 / n), statistic U^2 / I = 7.344
+    share = np.array([4 / 8, 3 / 7, 2 / 6, 1 / 5])
+    assert res.score_statistic == pytest.approx((1 - share).sum() ** 2 / (share * (1 - share)).sum(), rel=1e-10)
 
 
 def test_one_sample_degenerate_and_values():
@@ -158,7 +166,9 @@ def test_binary_degenerate_tables():
     with pytest.warns(DegenerateStatisticWarning) as record:
         pv = est.two_proportion_pvalues([0, 20, 5], 20, [0, 21, 15], 21, test="boschloo")
     assert count_degenerate(record) == 1
-    assert pv[:2].tolist() == [1.0, 1.0] and pv[2] < 0.01
+    assert pv[:2].tolist() == [1.0, 1.0]
+    # the regular table beside them is untouched: scipy (samples as columns), 1e-6 as in tests/test_designs.py
+    assert pv[2] == pytest.approx(scipy.stats.boschloo_exact([[5, 15], [15, 6]]).pvalue, rel=1e-6)
 
 
 def test_rmst_beyond_follow_up_warns():
@@ -171,10 +181,15 @@ def test_rmst_beyond_follow_up_warns():
 # ----------------------------------------------------------------------------------------------- binary tests
 
 def test_two_proportion_direction_and_scipy_agreement():
-    # "greater" means p1 > p2: 19/20 vs 13/21 is evidence for it
-    assert est.fisher_exact(19, 20, 13, 21, alternative="greater").pvalue < 0.05
-    assert est.fisher_exact(19, 20, 13, 21, alternative="less").pvalue > 0.9
-    assert est.boschloo_exact(19, 20, 13, 21, alternative="greater").pvalue < 0.01
+    # "greater" means p1 > p2 (the study's 19/20 vs 13/21, docs/study.md R3, is evidence for it). scipy's
+    # fisher_exact takes the samples as rows (its "greater" is odds ratio > 1), boschloo_exact as columns.
+    for alternative in ("greater", "less"):
+        assert est.fisher_exact(19, 20, 13, 21, alternative=alternative).pvalue == pytest.approx(
+            scipy.stats.fisher_exact([[19, 1], [13, 8]], alternative=alternative).pvalue, rel=1e-12)
+        assert est.boschloo_exact(19, 20, 13, 21, alternative=alternative).pvalue == pytest.approx(
+            scipy.stats.boschloo_exact([[19, 13], [1, 8]], alternative=alternative).pvalue, rel=1e-6)
+    assert est.fisher_exact(19, 20, 13, 21, alternative="greater").pvalue < 0.5 < est.fisher_exact(
+        19, 20, 13, 21, alternative="less").pvalue  # the direction: 0.012 against 0.999
     assert est.fisher_exact(19, 20, 13, 21).pvalue == pytest.approx(
         scipy.stats.fisher_exact([[19, 1], [13, 8]]).pvalue, rel=1e-12)
     for correction in (False, True):

@@ -57,10 +57,10 @@ def test_km_is_a_survival_function(data):
 @SETTINGS
 @given(survival_data(min_n=1), st.floats(0, 20))
 def test_censored_before_first_event_changes_nothing(data, fraction):
-    # A censoring before the first event time never enters a risk set at an event time. (The issue's wording,
-    # "a censored observation after the last event leaves S unchanged before it", is false for the KM
-    # estimator: a later censoring is at risk at every earlier event time and changes every factor; see the
-    # counter-example test below.)
+    # A censoring before the first event time never enters a risk set at an event time. (The property as first
+    # requested, "a censored observation after the last event leaves S unchanged before it", is false for the
+    # KM estimator: a later censoring is at risk at every earlier event time and changes every factor; see the
+    # counter-example test below and docs/validation.md, known limitation 1.)
     time, event, _, _ = data
     if not event.any():
         return
@@ -87,7 +87,8 @@ def test_censored_after_last_observation_adds_no_step(data, gap):
 
 
 def test_late_censoring_does_change_earlier_survival():
-    # counter-example to the literal property of the issue: S(9) = 10/11 becomes 11/12 (aml, Maintained)
+    # counter-example to that property as first requested: S(9) = 10/11 becomes 11/12 (aml, Maintained; the
+    # data of docs/references.md, EST-01, with the censoring at 161 written out)
     time = np.array([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161.0])
     event = np.array([1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
     before = kaplan_meier(time, event).survival_at(9.0)

@@ -1,7 +1,9 @@
-"""Estimators against published values: ids and tolerances from ../shared/references/README.md.
+"""Estimators against published values. Every id (EST-01, DOAML, EST-03, CI-01, BIN-03) is a section of
+docs/references.md, which gives each value's source (the R call and package, or the publication) and its
+tolerance; the datasets in tests/data/ and their origin are listed there too.
 
-EST-01 (aml), EST-03 (Gehan 6-MP), CI-01 and BIN-03, plus R's own test output for aml
-(therneau/survival tests/doaml.Rout.save) where the reference list stops.
+EST-01 (aml), DOAML (R survival's own test output for aml, tests/doaml.Rout.save), EST-03 (Gehan 6-MP), CI-01
+and BIN-03.
 """
 
 from pathlib import Path
@@ -101,7 +103,7 @@ def test_est01_medians(aml, group, median, low):
 
 
 def test_doaml_nonmaintained_table_and_zero_survival(aml):
-    # therneau/survival tests/doaml.Rout.save, summary(fit) for Nonmaintained (printed to 4 significant
+    # DOAML (R survival tests/doaml.Rout.save), summary(fit) for Nonmaintained (printed to 4 significant
     # digits, hence tolerance 5e-4 / 5e-5); the last row prints survival 0, std.err NaN and NA limits.
     m = aml[aml.group == "Nonmaintained"]
     km = kaplan_meier(m.time, m.status)
@@ -133,7 +135,7 @@ def test_est01_cox(aml, ties, coef, se):
 
 @pytest.mark.parametrize("ties, lr, lr_p, z", [("breslow", 3.3, 0.0694, 1.77), ("efron", 3.38, 0.0658, 1.79)])
 def test_doaml_cox_tests(aml, ties, lr, lr_p, z):
-    # therneau/survival tests/doaml.Rout.save: "Likelihood ratio test=3.3 on 1 df, p=0.0694" (Breslow) and
+    # DOAML (R survival tests/doaml.Rout.save): "Likelihood ratio test=3.3 on 1 df, p=0.0694" (Breslow) and
     # "3.38 ... p=0.0658" (Efron), z 1.77 / 1.79: printed to 3 significant digits, tolerance half a unit
     res = cox(aml.time, aml.status, (aml.group == "Nonmaintained").astype(int), ties=ties)
     assert res.lr_statistic == pytest.approx(lr, abs=0.005 if ties == "efron" else 0.05)
