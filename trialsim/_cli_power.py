@@ -282,7 +282,7 @@ def run_power(args) -> int:
 def _run_power(args) -> int:
     from . import _report_power as report
     from .power import power
-    from .seeding import root_entropy, root_sequence
+    from .seeding import root_sequence
 
     if args.out and not args.grid:
         raise InputError("option --out writes the power curve: give --grid too")
@@ -298,7 +298,7 @@ def _run_power(args) -> int:
             print(report.power_json(result, scenario) if args.json else report.power_text(result, scenario))
             return 0
         name, dest, values = _grid(args, _actions(args))
-        seed = root_entropy(root_sequence(args.seed))  # one seed for every point: common random numbers
+        seed = root_sequence(args.seed)  # one root for every point: common random numbers
         points, design = [], ""
         for value in values:
             setattr(args, dest, value)

@@ -100,6 +100,11 @@ def sample_size_text(result, scenario=None) -> str:
     lines.append(f"  power      {result.power_at_n:.4f} at n = {result.n} (s.e. {result.standard_error_at_n:.4f}); "
                  + (f"{result.power_below:.4f} at n = {result.n_below} (s.e. {result.standard_error_below:.4f})"
                     if math.isfinite(result.power_below) else f"n = {result.n_below} is below the search range"))
+    if math.isfinite(result.power_difference):
+        unpaired = math.hypot(result.standard_error_at_n, result.standard_error_below)
+        lines.append(f"  step       +{result.power_difference:.4f} from n = {result.n_below} to {result.n} (paired s.e. "
+                     f"{result.standard_error_difference:.4f}: the same replicates at both n; unpaired it would be "
+                     f"{unpaired:.4f})")
     analytic = "-" if result.analytic_n is None else str(result.analytic_n)
     lines.append(f"  analytic   n = {analytic}; analytic power at n = {result.n}: {result.analytic_power_at_n:.4f}")
     if result.n_smallest is not None:

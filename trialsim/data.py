@@ -52,6 +52,8 @@ class TrialBatch:
     Provenance
     ----------
     seed : int                   root entropy of the ``SeedSequence`` that drew the batch
+    spawn_key : tuple of int     its spawn key (empty unless the seed was a spawned ``SeedSequence``):
+                                 ``SeedSequence(seed, spawn_key=spawn_key)`` draws the batch again
     engine : str                 ``"des"`` or ``"vectorized"``
     first_replicate : int        index of the first replicate of the batch within the run
     """
@@ -72,6 +74,7 @@ class TrialBatch:
     dose_start: np.ndarray | None = None
     dose: np.ndarray | None = None
     seed: int | None = None
+    spawn_key: tuple[int, ...] = ()
     engine: str = ""
     first_replicate: int = 0
     events_log: list | None = field(default=None, compare=False)
@@ -105,6 +108,7 @@ class TrialBatch:
         if first.events_log is not None:
             logs = [row for b in batches for row in b.events_log]
         return TrialBatch(**joined, arm_names=first.arm_names, visit_times=first.visit_times, seed=first.seed,
+                          spawn_key=first.spawn_key,
                           engine=first.engine, first_replicate=first.first_replicate, events_log=logs)
 
     def to_frame(self):

@@ -17,8 +17,30 @@ class DegenerateStatisticWarning(TrialsimWarning):
 
 
 class InputError(ValueError):
-    """Bad user input (an option, a scenario key, a model field).
+    """Bad user input (an argument, a model field, an option, a scenario key): the one error type of every
+    validation in trialsim.
 
-    The message is one line that names the option, file or key and the value; the command line prints it
-    and exits with status 2.
+    Parameters
+    ----------
+    message
+        One line that names what is wrong, the rule and the value, e.g.
+        ``"`Trial.n` must be a positive multiple of 2 for 1:1 allocation; got 41"``.
+    field
+        The offending field or argument, dotted with its owner where it has one (``"Trial.n"``,
+        ``"n_replicates"``); ``None`` when the error is not about one field.
+    value
+        The offending value.
+
+    The command line prints the message in its one error format and exits with status 2. Being a
+    ``ValueError``, it is caught by code that expects the standard exception for a bad value.
     """
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+    @property
+    def key(self) -> str | None:
+        """The field without its owner (``"n"`` for ``"Trial.n"``): the key of a scenario file's table."""
+        return None if self.field is None else self.field.rsplit(".", 1)[-1]

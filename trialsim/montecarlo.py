@@ -28,7 +28,7 @@ from .data import TrialBatch
 from .designs import Design, DesignOutcome
 from .exceptions import InputError
 from .model import DiseaseModel, Trial
-from .seeding import CHUNK_SIZE, chunk_bounds, chunk_streams, root_entropy, root_sequence
+from .seeding import CHUNK_SIZE, Seed, chunk_bounds, chunk_streams, root_sequence, seed_record
 
 __all__ = ["MonteCarloResult", "OutcomeSummary", "run", "run_chunk", "choose_engine", "BACKENDS", "ENGINES",
            "SECONDARY_KEY"]
@@ -94,6 +94,9 @@ class MonteCarloResult:
     was asked to keep only the summary (``keep_outcomes=False``: memory then stays bounded by one chunk,
     whatever the number of replicates).
 
+    ``seed`` and ``spawn_key`` rebuild the root: ``SeedSequence(seed, spawn_key=spawn_key)`` (the spawn key is
+    empty unless the run was seeded with a spawned ``SeedSequence``; then the integer seed alone repeats it).
+
     ``engine`` names the engine that simulated each cohort (``"vectorized"``, ``"des"``, or both joined by
     ``+`` for designs with a historical cohort). ``n_workers`` and ``backend`` say how the chunks were spread
     (they never change the numbers).
@@ -102,6 +105,7 @@ class MonteCarloResult:
     outcome: DesignOutcome | None
     summary: OutcomeSummary
     seed: int
+    spawn_key: tuple[int, ...]
     engine: str
     n_replicates: int
     n_chunks: int
@@ -171,7 +175,7 @@ def _check_run_args(n_replicates, n_jobs, backend) -> int:
 
 
 def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int = 10_000,
-        seed: int | np.random.SeedSequence | None = None, n_jobs: int | None = None,
+        seed: Seed = None, n_jobs: int | None = None,
         backend: Literal["loky", "threading", "multiprocessing", "sequential", "dask"] = "loky",
         scheduler: str | None = None, engine: Literal["auto", "vectorized", "des"] = "auto",
         progress: Callable[[int, int], None] | None = None, keep_outcomes: bool = True) -> MonteCarloResult:
@@ -184,7 +188,8 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
     n_replicates
         Number of simulated trials.
     seed
-        Root seed (``None``: fresh entropy, recorded in the result).
+        Root seed: an integer, a ``SeedSequence``, a ``Generator`` or ``None`` (fresh entropy); the result
+        records what repeats the run (:func:`trialsim.seeding.root_sequence`).
     n_jobs
         Worker processes (``None`` or -1: all cores). Small runs stay in-process whatever ``n_jobs`` says,
         because starting a pool would cost more than it saves; the numbers do not depend on it.
@@ -217,7 +222,8 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
         summary = OutcomeSummary.of(outcome)
     else:
         outcome, summary = None, OutcomeSummary.combine(parts)
-    return MonteCarloResult(outcome=outcome, summary=summary, seed=root_entropy(root),
+    entropy, spawn_key = seed_record(root)
+    return MonteCarloResult(outcome=outcome, summary=summary, seed=entropy, spawn_key=spawn_key,
                             engine="+".join(dict.fromkeys(p[2] for p in pairs)), n_replicates=int(n_replicates),
                             n_chunks=len(bounds), backend=backend if used > 1 else "in-process", n_workers=used,
                             elapsed_seconds=time.perf_counter() - began)

@@ -24,6 +24,7 @@ from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, bino
 from .designs import Design, SingleArmDesign, TwoArmDesign
 from .exceptions import InputError
 from .model import DiseaseModel, Trial
+from .seeding import Seed, root_sequence, seed_record
 
 __all__ = [
     "PowerResult",
@@ -65,8 +66,10 @@ class PowerResult:
     power, standard_error, ci_low, ci_high
         Rejection rate over the replicates, its Monte Carlo standard error ``sqrt(p (1 - p) / R)`` and a 95%
         Wilson interval.
-    n, n_replicates, seed
-        Patients in the trial, simulated trials, and the root seed that reproduces them.
+    n, n_replicates, seed, spawn_key
+        Patients in the trial, simulated trials, and the root seed that reproduces them
+        (``SeedSequence(seed, spawn_key=spawn_key)``; the spawn key is empty unless the run was seeded with a
+        spawned ``SeedSequence``, and then the integer seed alone repeats it).
     expected_events, mean_duration
         Mean deaths observed at the analysis, and mean calendar time of the analysis (weeks).
     analytic_power, analytic_method, analytic_events, hazard_ratio
@@ -82,6 +85,7 @@ class PowerResult:
     n: int
     n_replicates: int
     seed: int
+    spawn_key: tuple[int, ...]
     expected_events: float
     mean_duration: float
     analytic_power: float
@@ -105,8 +109,11 @@ class SampleSizeResult:
     """Smallest trial size whose simulated power reaches the target.
 
     ``n`` is a multiple of the allocation block; ``power_at_n`` reaches ``target_power`` and ``power_below``
-    (at ``n_below = n - block``) does not, each with its Monte Carlo standard error (both estimated with the
-    same seed: common random numbers). ``analytic_n`` is the smallest size whose analytic power reaches the
+    (at ``n_below = n - block``) does not, each with its Monte Carlo standard error. Both come from the same
+    replicates (common random numbers: the trial at n is the trial at n - block with patients added), so their
+    difference ``power_difference`` is estimated paired, with ``standard_error_difference`` (the standard
+    error of the mean per-replicate difference), far smaller than the two standard errors would give
+    unpaired. ``analytic_n`` is the smallest size whose analytic power reaches the
     target. For exact tests whose power is a saw-tooth in n, ``n_smallest`` is the smallest working n and
     ``n_stable`` the smallest n from which every larger n (checked up to ``checked_up_to``) works; both from the
     exact power (``None`` for other designs). ``evaluations`` lists every (n, replicates, power, se) simulated.
@@ -121,8 +128,11 @@ class SampleSizeResult:
     standard_error_below: float
     analytic_n: int | None
     analytic_power_at_n: float
+    power_difference: float
+    standard_error_difference: float
     n_replicates: int
     seed: int
+    spawn_key: tuple[int, ...]
     block: int
     design: str
     n_smallest: int | None = None
@@ -152,7 +162,7 @@ def _check_replicates(n_replicates) -> int:
 
 
 def power(model: DiseaseModel | None = None, trial: Trial | None = None, design: Design | None = None, *,
-          n: int | None = None, n_replicates: int = 10_000, seed: int | None = None, n_jobs: int | None = None,
+          n: int | None = None, n_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None,
           backend: str = "loky", scheduler: str | None = None, engine: str = "auto",
           progress: Callable[[int, int], None] | None = None) -> PowerResult:
     """Simulated power of ``design`` for ``trial`` under ``model``.
@@ -218,7 +228,8 @@ def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> Pow
     p = k / r
     low, high = wilson_interval(k, r)
     return PowerResult(power=p, standard_error=math.sqrt(p * (1 - p) / r), ci_low=low, ci_high=high,
-                       n=int(trial.n), n_replicates=r, seed=mc.seed, expected_events=out.mean_events,
+                       n=int(trial.n), n_replicates=r, seed=mc.seed, spawn_key=mc.spawn_key,
+                       expected_events=out.mean_events,
                        mean_duration=out.mean_duration, analytic_power=analytic.power,
                        analytic_method=analytic.method, analytic_events=analytic.n_events,
                        hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=out.n_degenerate,
@@ -268,7 +279,7 @@ def _exact_sawtooth(model, template, design, target, n_max) -> tuple[int | None,
 
 
 def sample_size(model: DiseaseModel | None = None, design: Design | None = None, *, target_power: float = 0.8,
-                trial: Trial | None = None, n_replicates: int = 10_000, seed: int | None = None,
+                trial: Trial | None = None, n_replicates: int = 10_000, seed: Seed = None,
                 n_min: int | None = None, n_max: int = 2000, n_jobs: int | None = None, backend: str = "loky",
                 scheduler: str | None = None, engine: str = "auto",
                 progress: Callable[[int, int], None] | None = None) -> SampleSizeResult:
@@ -285,7 +296,8 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     n_replicates
         Replicates of the final confirmation at n and at n - block (the search uses at most 2,000).
     seed
-        Root seed, the same at every n (common random numbers across n).
+        Root seed (an integer, a ``SeedSequence``, a ``Generator`` or ``None``), the same at every n: patient k
+        of replicate r gets the same numbers at every n (common random numbers across n).
     n_min, n_max
         Search range (``n_min`` default: one block, or the target events for event-driven analyses).
 
@@ -297,9 +309,10 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     -----
     The search starts at the analytic n, brackets the answer with doubling steps and bisects it with
     modest replicates, then walks one block at a time at full replicates until the power at n reaches the
-    target and the power at n - block does not. Because each n reuses the same seed, neighbouring estimates
-    share most of their random numbers and their difference is far more precise than either alone; still,
-    the answer is exact only up to the Monte Carlo error reported beside it.
+    target and the power at n - block does not. Every n uses the same root, so the trial at n is the trial at
+    n - block with patients added, replicate by replicate: the two powers come from paired replicates, and the
+    step between them is estimated with the paired standard error reported beside it. Still, the answer is
+    exact only up to the Monte Carlo error.
 
     For the single-arm exact binomial design the power is a saw-tooth in n: the result also reports, from the
     exact power, the smallest n that works (``n_smallest``) and the smallest n from which every larger n works
@@ -325,20 +338,23 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     if not isinstance(n_max, (int, np.integer)) or n_max < n_lo:
         raise InputError(f"`n_max` must be an integer >= {n_lo}; got {n_max!r}")
     n_hi = block * (int(n_max) // block)
-    # Run with a fixed seed so that every n shares the same random numbers
-    from .seeding import root_entropy, root_sequence
+    # One root at every n: patient k of replicate r draws the same numbers whatever n is
+    root = root_sequence(seed)
+    entropy, spawn_key = seed_record(root)
+    cache: dict[tuple[int, int], np.ndarray] = {}
 
-    seed_value = root_entropy(root_sequence(seed))
-    cache: dict[tuple[int, int], tuple[float, float]] = {}
-
-    def simulate(n: int, reps: int) -> tuple[float, float]:
+    def successes(n: int, reps: int) -> np.ndarray:
+        """Per-replicate rejection at trial size n (``reps`` replicates)."""
         key = (n, reps)
         if key not in cache:
-            mc = run(model, _sized(template, n), design, n_replicates=reps, seed=seed_value, n_jobs=n_jobs,
-                     backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False)
-            p = mc.summary.power
-            cache[key] = (p, math.sqrt(p * (1 - p) / reps))
+            mc = run(model, _sized(template, n), design, n_replicates=reps, seed=root, n_jobs=n_jobs,
+                     backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True)
+            cache[key] = mc.outcome.success
         return cache[key]
+
+    def simulate(n: int, reps: int) -> tuple[float, float]:
+        p = float(successes(n, reps).mean())
+        return p, math.sqrt(p * (1 - p) / reps)
 
     analytic_n, _ = _analytic_n(model, template, design, target_power, block, n_lo, n_hi)
     n_smallest = n_stable = checked = None
@@ -353,16 +369,22 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     n, converged = _search(simulate, start, coarse, n_replicates, target_power, block, n_lo, n_hi)
     p_n, se_n = simulate(n, n_replicates)
     below = n - block
-    p_b, se_b = simulate(below, n_replicates) if below >= n_lo else (float("nan"), float("nan"))
+    p_b = se_b = step = se_step = float("nan")
+    if below >= n_lo:
+        p_b, se_b = simulate(below, n_replicates)
+        paired = successes(n, n_replicates).astype(float) - successes(below, n_replicates)
+        step, se_step = float(paired.mean()), float(paired.std(ddof=1) / math.sqrt(n_replicates))
     note = ""
     if not converged:
         note = (f"the simulated power does not reach {target_power:g} for n <= {n_hi}" if p_n < target_power
                 else "the search stopped before the power at n - block fell below the target")
     analytic_at_n = design_power(model, _sized(template, n), design).power
-    evaluations = tuple(sorted((k[0], k[1], v[0], v[1]) for k, v in cache.items()))
+    evaluations = tuple(sorted((k[0], k[1], *simulate(*k)) for k in cache))
     return SampleSizeResult(n=n, target_power=float(target_power), power_at_n=p_n, standard_error_at_n=se_n,
-                            n_below=below, power_below=p_b, standard_error_below=se_b, analytic_n=analytic_n,
-                            analytic_power_at_n=analytic_at_n, n_replicates=n_replicates, seed=seed_value,
+                            n_below=below, power_below=p_b, standard_error_below=se_b, power_difference=step,
+                            standard_error_difference=se_step, analytic_n=analytic_n,
+                            analytic_power_at_n=analytic_at_n, n_replicates=n_replicates, seed=entropy,
+                            spawn_key=spawn_key,
                             block=block, design=design.describe(template), n_smallest=n_smallest, n_stable=n_stable,
                             checked_up_to=checked, evaluations=evaluations, converged=converged, note=note)
 
@@ -404,7 +426,8 @@ def _search(simulate, start: int, coarse: int, full: int, target: float, block: 
             hi = mid
         else:
             lo = mid
-    # Settle at full replicates: n reaches, n - block does not
+    # Settle at full replicates: n reaches, n - block does not. The two powers come from the same replicates
+    # (common random numbers), so the step between them, on which this decision turns, is estimated paired.
     n = hi
     for _ in range(50):
         if not reaches(n, full):

@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["CHUNK_SIZE", "COMPONENTS", "POOL_SIZE", "root_sequence", "chunk_bounds", "chunk_streams",
-           "root_entropy", "patient_draws", "JumpPools"]
+from .exceptions import InputError
+
+__all__ = ["CHUNK_SIZE", "COMPONENTS", "POOL_SIZE", "Seed", "root_sequence", "seed_record", "chunk_bounds",
+           "chunk_streams", "patient_draws", "JumpPools"]
 
 #: Replicates per chunk. Fixed, so that results never depend on how chunks are spread over workers.
 CHUNK_SIZE = 2000
@@ -22,20 +24,51 @@ COMPONENTS = ("baseline", "randomisation", "accrual", "response", "taper", "infe
 #: Jumps of the response process pre-drawn per patient. Without relapse a patient makes at most 3
 #: (NR -> PR -> CR -> dead).
 POOL_SIZE = 4
+_DEFAULT_POOL_SIZE = np.random.SeedSequence(0).pool_size
 
 
-def root_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
-    """The root of the tree. ``None`` draws fresh entropy (recorded in every result so the run can be repeated)."""
+#: What a public function accepts as its ``seed``.
+Seed = int | np.integer | np.random.SeedSequence | np.random.Generator | None
+
+
+def root_sequence(seed: Seed) -> np.random.SeedSequence:
+    """The root of the tree, from the ``seed`` a public function was given.
+
+    - a non-negative integer: ``SeedSequence(seed)``;
+    - ``None``: fresh entropy from the operating system;
+    - a ``SeedSequence`` (for instance a child of ``SeedSequence.spawn``): a copy with the same entropy and
+      spawn key, so the results are those of that sequence and its own spawn counter is left alone;
+    - a ``Generator``: a root whose entropy is the generator's next 63-bit integer.
+
+    Every result records the root's entropy and spawn key (:func:`seed_record`); the root is rebuilt from them
+    by ``SeedSequence(entropy, spawn_key=spawn_key)``, which repeats the run.
+
+    Raises
+    ------
+    InputError
+        For any other value, a negative integer, or a ``SeedSequence`` whose entropy is not one integer or
+        whose pool size is not numpy's default (neither could be recorded as a seed that repeats the run).
+    """
     if isinstance(seed, np.random.SeedSequence):
-        return seed
+        if not isinstance(seed.entropy, (int, np.integer)):
+            raise InputError(f"`seed` must be a SeedSequence with one integer of entropy; got entropy "
+                             f"{seed.entropy!r}", field="seed", value=seed)
+        if seed.pool_size != _DEFAULT_POOL_SIZE:
+            raise InputError(f"`seed` must be a SeedSequence with numpy's default pool size "
+                             f"{_DEFAULT_POOL_SIZE}; got {seed.pool_size}", field="seed", value=seed)
+        return np.random.SeedSequence(int(seed.entropy), spawn_key=tuple(int(k) for k in seed.spawn_key))
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2**63)))
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"`seed` must be a non-negative integer or None; got {seed!r}")
-    return np.random.SeedSequence(seed)
+        raise InputError(f"`seed` must be a non-negative integer, a SeedSequence, a Generator or None; got "
+                         f"{seed!r}", field="seed", value=seed)
+    return np.random.SeedSequence(None if seed is None else int(seed))
 
 
-def root_entropy(root: np.random.SeedSequence) -> int:
-    """The integer that recreates ``root`` (its entropy)."""
-    return int(root.entropy)
+def seed_record(root: np.random.SeedSequence) -> tuple[int, tuple[int, ...]]:
+    """``(entropy, spawn_key)``: what a result records so that ``SeedSequence(entropy, spawn_key=spawn_key)``
+    (or, with an empty spawn key, the integer seed alone) repeats it."""
+    return int(root.entropy), tuple(int(k) for k in root.spawn_key)
 
 
 def chunk_bounds(n_replicates: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
@@ -107,3 +140,7 @@ class JumpPools:
             self._refills[number] = (patient_draws(holding.standard_exponential, r, n, POOL_SIZE),
                                      patient_draws(destination.random, r, n, POOL_SIZE))
         return self._refills[number]
+
+
+def root_entropy(root: np.random.SeedSequence) -> int:  # transitional: des.py moves to seed_record
+    return seed_record(root)[0]

@@ -76,8 +76,8 @@ def supports(model: DiseaseModel, trial: Trial, *, detail: bool = False) -> bool
     return unsupported_reason(model, trial, detail=detail) is None
 
 
-def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed=None, detail: bool = False,
-             **engine_opts) -> TrialBatch:
+def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: seeding.Seed = None,
+             detail: bool = False, **engine_opts) -> TrialBatch:
     """Simulate ``n_replicates`` trials with the vectorised engine.
 
     Parameters
@@ -87,7 +87,8 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed=N
     n_replicates
         Number of simulated trials.
     seed
-        ``int``, ``SeedSequence`` or ``None`` (fresh entropy, recorded in the result).
+        ``int``, ``SeedSequence``, ``Generator`` or ``None`` (fresh entropy); the result records what repeats
+        it (:func:`trialsim.seeding.root_sequence`).
     detail
         Also draw the response at each visit, best response, infection and doses.
 
@@ -122,7 +123,8 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed=N
                               first_replicate=start)
                for c, (start, stop) in enumerate(seeding.chunk_bounds(int(n_replicates)))]
     joined = batches[0] if len(batches) == 1 else TrialBatch.concatenate(batches)
-    return replace(joined, seed=seeding.root_entropy(root))
+    entropy, spawn_key = seeding.seed_record(root)
+    return replace(joined, seed=entropy, spawn_key=spawn_key)
 
 
 def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict[str, np.random.Generator],
