@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TrialsimWarning", "DegenerateStatisticWarning", "InputError"]
+__all__ = ["TrialsimWarning", "DegenerateStatisticWarning", "InputError", "invalid"]
 
 
 class TrialsimWarning(UserWarning):
@@ -35,12 +35,25 @@ class InputError(ValueError):
     ``ValueError``, it is caught by code that expects the standard exception for a bad value.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, value: object = None,
+                 rule: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.value = value
+        self.rule = rule
 
     @property
     def key(self) -> str | None:
         """The field without its owner (``"n"`` for ``"Trial.n"``): the key of a scenario file's table."""
         return None if self.field is None else self.field.rsplit(".", 1)[-1]
+
+
+def invalid(field: str, rule: str, value: object) -> InputError:
+    """The error for a bad value, in the one format: ``"`field` rule (got value)"``.
+
+    Examples
+    --------
+    >>> str(invalid("Trial.n", "must be a positive multiple of 2 for 1:1 allocation", 41))
+    '`Trial.n` must be a positive multiple of 2 for 1:1 allocation (got 41)'
+    """
+    return InputError(f"`{field}` {rule} (got {value!r})", field=field, value=value, rule=rule)
