@@ -1,5 +1,6 @@
 """Designs: each analysis rule checked replicate by replicate against an independent computation."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,7 +9,8 @@ from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
 from trialsim.data import DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
-from trialsim.designs import (HistoricalControlDesign, SingleArmDesign, TwoArmDesign, survival_status_at)
+from trialsim.designs import (DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign,
+                              survival_status_at)
 from trialsim.exceptions import InputError
 from trialsim.model import CR, DEAD, NR, PR, DiseaseModel, ParametricArm, Trial
 
@@ -50,6 +52,8 @@ def test_logrank_design_equals_statsmodels_survdiff_per_replicate():
         assert out.pvalue[i] == pytest.approx(p, rel=1e-8)
         assert out.success[i] == (p <= 0.05)
     assert (out.n_events == b.event.sum(axis=1)).all()
+    np.testing.assert_array_equal(out.n_events_by_arm, np.stack([(b.event & (b.arm == a)).sum(axis=1)
+                                                                  for a in (0, 1)], axis=1))
     assert (out.duration == 8.0).all()
 
 
@@ -93,6 +97,27 @@ def test_horizon_truncates_survival():
     np.testing.assert_allclose(out.pvalue, ref.pvalue, rtol=1e-12)
     with pytest.raises(InputError, match="horizon"):
         TwoArmDesign(horizon=9.0).analyse([b], TRIAL)
+
+
+@pytest.mark.parametrize("design", [TwoArmDesign(horizon=4.0), TwoArmDesign(endpoint="survival_binary", horizon=4.0)])
+def test_deaths_reported_are_those_by_the_horizon_per_arm(design):
+    # Deaths after week 4 are not part of a week-4 analysis and are not counted
+    b = random_two_arm(r=40, hazards=(0.05, 0.12))
+    assert ((b.event & (b.time > 4.0)).sum(axis=1) > 0).any(), "the check needs deaths after the horizon"
+    out = design.analyse([b], TRIAL)
+    by_hand = np.stack([(b.event & (b.time <= 4.0) & (b.arm == a)).sum(axis=1) for a in (0, 1)], axis=1)
+    np.testing.assert_array_equal(out.n_events_by_arm, by_hand)
+    np.testing.assert_array_equal(out.n_events, by_hand.sum(axis=1))
+
+
+def test_outcomes_concatenate_every_field():
+    b = random_two_arm(r=5)
+    parts = [TwoArmDesign(horizon=h).analyse([b], TRIAL) for h in (4.0, 8.0)]
+    joined = DesignOutcome.concatenate(parts)
+    assert joined.n_replicates == 10 and joined.n_events_by_arm.shape == (10, 2)
+    for f in dataclasses.fields(DesignOutcome):
+        np.testing.assert_array_equal(getattr(joined, f.name),
+                                      np.concatenate([getattr(p, f.name) for p in parts]))
 
 
 def test_survival_status_leaves_out_early_censoring():
@@ -159,6 +184,11 @@ def test_single_arm_one_sample_logrank_by_hand():
         observed, expected = b.event[i].sum(), hazard * b.time[i].sum()
         z = (observed - expected) / math.sqrt(expected)
         assert out.pvalue[i] == pytest.approx(stats.norm.cdf(z), rel=1e-9)  # fewer deaths -> small p
+    # One group: the trial's deaths by the horizon (week 4 here: later deaths are not counted)
+    short = SingleArmDesign(test="logrank", sided=1, horizon=4.0).analyse(
+        [b], Trial(n=n, allocation=(1,), dropout_hazard=(0.0,)))
+    assert out.n_events_by_arm.shape == (r, 1)
+    np.testing.assert_array_equal(short.n_events, (b.event & (b.time <= 4.0)).sum(axis=1))
 
 
 def test_historical_control_fisher_and_logrank():
@@ -177,8 +207,15 @@ def test_historical_control_fisher_and_logrank():
         _, p = survdiff(np.r_[trt.time[i], hist.time[i]], np.r_[trt.event[i], hist.event[i]].astype(int),
                         np.r_[np.zeros(20), np.ones(21)])
         assert logrank.pvalue[i] == pytest.approx(p, rel=1e-8)
-    # Deaths reported are the prospective trial's own
-    np.testing.assert_array_equal(fisher.n_events, trt.event.sum(axis=1))
+    # Deaths reported are those the analysis uses: the trial's and the historical arm's, in that order
+    for out in (fisher, logrank):
+        np.testing.assert_array_equal(out.n_events_by_arm, np.stack([trt.event.sum(axis=1),
+                                                                     hist.event.sum(axis=1)], axis=1))
+        np.testing.assert_array_equal(out.n_events, trt.event.sum(axis=1) + hist.event.sum(axis=1))
+    week4 = HistoricalControlDesign(horizon=4.0).analyse([trt, hist], trial)
+    np.testing.assert_array_equal(week4.n_events_by_arm, np.stack([(trt.event & (trt.time <= 4)).sum(axis=1),
+                                                                   (hist.event & (hist.time <= 4)).sum(axis=1)],
+                                                                  axis=1))
 
 
 def test_single_arm_designs_run_the_treatment_arm_alone():

@@ -1,8 +1,8 @@
 """Analysis rules: what is tested on a simulated trial and what counts as success.
 
 A design turns a simulated :class:`~trialsim.data.TrialBatch` (R trials) into R small per-replicate results:
-success (the null hypothesis rejected), the number of deaths, the trial's duration and the p-value. Three
-kinds of trial are described:
+success (the null hypothesis rejected), the deaths the analysis uses (by the horizon, per compared group), the
+trial's duration and the p-value. Three kinds of trial are described:
 
 - :class:`TwoArmDesign`: randomised treatment vs control (arm 0 vs arm 1 of the model) judged on overall
   survival to the horizon (log-rank, stratified when randomisation is), on survival at the horizon as a binary
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -57,18 +57,32 @@ _TEST_NAMES = {"fisher": "Fisher's exact", "boschloo": "Boschloo's exact", "chi2
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DesignOutcome:
-    """Per-replicate results of a design applied to R simulated trials (arrays of shape (R,))."""
+    """Per-replicate results of a design applied to R simulated trials.
+
+    Attributes
+    ----------
+    success, pvalue, duration, degenerate : ndarray (R,)
+        Null hypothesis rejected; p-value; calendar time of the analysis; degenerate statistic.
+    n_events_by_arm : ndarray of int (R, k)
+        Deaths the analysis uses (death time from entry <= the design's horizon) in each group it compares:
+        (treatment, control) for :class:`TwoArmDesign` (k = 2), the trial arm for :class:`SingleArmDesign`
+        (k = 1), (trial arm, historical arm) for :class:`HistoricalControlDesign` (k = 2).
+    n_events : ndarray of int (R,)
+        Their row sum: all deaths the analysis uses.
+    """
 
     success: np.ndarray
     pvalue: np.ndarray
     n_events: np.ndarray
     duration: np.ndarray
     degenerate: np.ndarray
+    n_events_by_arm: np.ndarray
 
     @staticmethod
     def concatenate(parts: list["DesignOutcome"]) -> "DesignOutcome":
-        return DesignOutcome(**{name: np.concatenate([getattr(p, name) for p in parts])
-                                for name in ("success", "pvalue", "n_events", "duration", "degenerate")})
+        """Replicates of ``parts`` one after the other (every field joined along its first axis)."""
+        return DesignOutcome(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                                for f in fields(DesignOutcome)})
 
     @property
     def n_replicates(self) -> int:
@@ -104,16 +118,20 @@ def survival_status_at(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, n
 
     Known: died by the horizon, or followed (alive) up to it. Patients censored alive earlier are unknown.
     """
-    died = batch.event & (batch.time <= horizon)
+    died = _died_by(batch, horizon)
     reached = batch.time >= horizon - _TIME_TOLERANCE
     known = died | reached
     return known & ~died, known
 
 
+def _died_by(batch: TrialBatch, horizon: float) -> np.ndarray:
+    """Deaths observed by ``horizon`` weeks from entry, boolean (R, n): the deaths an analysis at it uses."""
+    return batch.event & (batch.time <= horizon)
+
+
 def _truncate(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray]:
     """Survival data censored at ``horizon``: (time, event)."""
-    event = batch.event & (batch.time <= horizon)
-    return np.minimum(batch.time, horizon), event
+    return np.minimum(batch.time, horizon), _died_by(batch, horizon)
 
 
 def _one_sided_from_z(z: np.ndarray) -> np.ndarray:
@@ -139,25 +157,36 @@ def _binary_pvalues(x1, n1, x2, n2, *, test: str, sided: int) -> np.ndarray:
         return np.asarray(two_proportion_pvalues(x1, n1, x2, n2, test=test, alternative=alternative), dtype=float)
 
 
-def _two_group_binary_outcome(batch: TrialBatch, x1, n1, x2, n2, *, test: str, sided: int,
-                              alpha: float) -> DesignOutcome:
+def _two_group_binary_outcome(batch: TrialBatch, x1, n1, x2, n2, *, test: str, sided: int, alpha: float,
+                              deaths: np.ndarray) -> DesignOutcome:
     """Two-group binary test per replicate; a replicate with an empty group is degenerate (p = 1)."""
     degenerate = (n1 == 0) | (n2 == 0)
     pvalue = np.ones(batch.n_replicates)
     ok = ~degenerate
     if ok.any():
         pvalue[ok] = _binary_pvalues(x1[ok], n1[ok], x2[ok], n2[ok], test=test, sided=sided)
-    return _outcome(batch, pvalue, alpha, degenerate)
+    return _outcome(batch, pvalue, alpha, degenerate, deaths)
 
 
-def _outcome(batch: TrialBatch, pvalue: np.ndarray, alpha: float, degenerate: np.ndarray) -> DesignOutcome:
+def _deaths_by_arm(batch: TrialBatch, horizon: float, n_arms: int = 1) -> np.ndarray:
+    """Deaths by ``horizon`` (from entry) per replicate, one column per arm 0..n_arms-1: shape (R, n_arms)."""
+    died = _died_by(batch, horizon)
+    if n_arms == 1:
+        return died.sum(axis=1, dtype=np.int64)[:, None]
+    return np.stack([(died & (batch.arm == a)).sum(axis=1, dtype=np.int64) for a in range(n_arms)], axis=1)
+
+
+def _outcome(batch: TrialBatch, pvalue: np.ndarray, alpha: float, degenerate: np.ndarray,
+             deaths: np.ndarray) -> DesignOutcome:
+    """Per-replicate outcome; ``deaths`` (R, k) are the deaths the analysis used in each group it compares."""
     pvalue = np.asarray(pvalue, dtype=float)
     # A NaN p-value would silently count as "not significant": refuse it instead
     if np.isnan(pvalue).any():
         raise RuntimeError("a design produced a NaN p-value; this is a bug in the analysis")
-    return DesignOutcome(success=(pvalue <= alpha) & ~degenerate, pvalue=pvalue,
-                         n_events=batch.event.sum(axis=1).astype(np.int64),
-                         duration=np.asarray(batch.analysis_time, dtype=float), degenerate=degenerate)
+    deaths = np.asarray(deaths, dtype=np.int64)
+    return DesignOutcome(success=(pvalue <= alpha) & ~degenerate, pvalue=pvalue, n_events=deaths.sum(axis=1),
+                         duration=np.asarray(batch.analysis_time, dtype=float), degenerate=degenerate,
+                         n_events_by_arm=deaths)
 
 
 # ---------------------------------------------------------------------------------------------- two arms
@@ -257,13 +286,14 @@ class TwoArmDesign:
         (batch,) = batches
         horizon = _resolve_horizon("TwoArmDesign", self.horizon, trial)
         treated = batch.arm == 0
+        deaths = _deaths_by_arm(batch, horizon, 2)
         if self.endpoint == "survival":
             time, event = _truncate(batch, horizon)
             strata = batch.stratum if self.stratified_for(trial) else None
             result = _logrank(time, event, batch.arm, strata)
             degenerate = ~(np.asarray(result.variance) > 0)
             pvalue = result.pvalue if self.sided == 2 else _one_sided_from_z(result.z)
-            return _outcome(batch, pvalue, self.alpha, degenerate)
+            return _outcome(batch, pvalue, self.alpha, degenerate, deaths)
         if self.endpoint == "survival_binary":
             success, known = survival_status_at(batch, horizon)
         else:
@@ -276,7 +306,7 @@ class TwoArmDesign:
         x2 = (success & ~treated).sum(axis=1)
         n2 = (known & ~treated).sum(axis=1)
         return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=self.test, sided=self.sided,
-                                         alpha=self.alpha)
+                                         alpha=self.alpha, deaths=deaths)
 
 
 # -------------------------------------------------------------------------------------------- single arm
@@ -371,12 +401,13 @@ class SingleArmDesign:
     def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome:
         (batch,) = batches
         horizon = _resolve_horizon("SingleArmDesign", self.horizon, trial)
+        deaths = _deaths_by_arm(batch, horizon)
         if self.test == "binomial":
             alive, known = survival_status_at(batch, horizon)
             x, m = alive.sum(axis=1), known.sum(axis=1)
             degenerate = m == 0
             pvalue = _binomial_pvalues(x, m, self.null_survival, self.sided)
-            return _outcome(batch, pvalue, self.alpha, degenerate)
+            return _outcome(batch, pvalue, self.alpha, degenerate, deaths)
         from .estimators import one_sample_logrank_batch
 
         time, event = _truncate(batch, horizon)
@@ -388,7 +419,7 @@ class SingleArmDesign:
         # Z = (O - E) / sqrt(E): fewer deaths than expected (treatment better) gives Z < 0
         z = -np.asarray(result.z, dtype=float)
         pvalue = 2 * special.ndtr(-np.abs(z)) if self.sided == 2 else _one_sided_from_z(z)
-        return _outcome(batch, pvalue, self.alpha, degenerate)
+        return _outcome(batch, pvalue, self.alpha, degenerate, deaths)
 
 
 def _binomial_pvalues(x: np.ndarray, m: np.ndarray, p0: float, sided: int) -> np.ndarray:
@@ -475,6 +506,8 @@ class HistoricalControlDesign:
     def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome:
         batch, history = batches
         horizon = _resolve_horizon("HistoricalControlDesign", self.horizon, trial)
+        # Deaths the analysis uses: the trial's and the historical cohort's, each by the horizon
+        deaths = np.hstack([_deaths_by_arm(batch, horizon), _deaths_by_arm(history, horizon)])
         if self.test == "logrank":
             t1, e1 = _truncate(batch, horizon)
             t2, e2 = _truncate(history, horizon)
@@ -483,12 +516,12 @@ class HistoricalControlDesign:
             result = _logrank(time, event, group, None)
             degenerate = ~(np.asarray(result.variance) > 0)
             pvalue = result.pvalue if self.sided == 2 else _one_sided_from_z(result.z)
-            return _outcome(batch, pvalue, self.alpha, degenerate)
+            return _outcome(batch, pvalue, self.alpha, degenerate, deaths)
         a1, k1 = survival_status_at(batch, horizon)
         a2, k2 = survival_status_at(history, horizon)
         x1, n1, x2, n2 = a1.sum(axis=1), k1.sum(axis=1), a2.sum(axis=1), k2.sum(axis=1)
         return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=self.test, sided=self.sided,
-                                         alpha=self.alpha)
+                                         alpha=self.alpha, deaths=deaths)
 
 
 Design = TwoArmDesign | SingleArmDesign | HistoricalControlDesign
