@@ -390,23 +390,41 @@ def two_proportion_power(p1: float, p2: float, n1: float, n2: float, *, alpha: f
 #
 # The quantities below come from the model's exact survival functions (ParametricArm.survival, or the
 # multi-state chain's expm for ArmModel), averaged over the baseline disease mix, and from the trial's
-# follow-up, dropout and accrual. They feed the closed forms above.
+# follow-up, dropout and accrual, all up to the design's horizon (what the analysis uses). They feed the
+# closed forms above.
 
 _GRID_POINTS = 401
+_TIME_TOLERANCE = 1e-9  # as in designs.py: a patient followed to within 1e-9 of the horizon has reached it
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AnalyticPower:
     """The closed-form answer beside a simulated power.
 
-    ``method`` names the formula; ``n_events`` is the expected number of deaths it used (``nan`` where none
-    is used); ``hazard_ratio`` is the (average) hazard ratio treatment / comparator it used.
+    Attributes
+    ----------
+    power
+        The analytic power.
+    method
+        The formula that gave it.
+    n_events_by_arm
+        Expected deaths by the design's horizon in each group the analysis compares, in the order of
+        :attr:`trialsim.designs.DesignOutcome.n_events_by_arm`: (treatment, control) for a two-arm design,
+        (trial arm,) for a single-arm design, (trial arm, historical arm) for a historical control. The log-rank
+        formulas use them; for the other tests they are the expected value of the simulated deaths.
+    hazard_ratio
+        The (average) hazard ratio treatment / comparator the formula used (``nan`` where none is used).
     """
 
     power: float
     method: str
-    n_events: float = float("nan")
+    n_events_by_arm: tuple[float, ...] = ()
     hazard_ratio: float = float("nan")
+
+    @property
+    def n_events(self) -> float:
+        """Expected deaths the analysis uses: the sum of :attr:`n_events_by_arm` (``nan`` if none)."""
+        return float(sum(self.n_events_by_arm)) if self.n_events_by_arm else float("nan")
 
 
 def _strata(model) -> list[tuple[float, float]]:
@@ -427,9 +445,9 @@ def arm_survival(model, arm: int, times) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _grid_survival(arm, strata: tuple[tuple[float, float], ...], follow_up: float) -> np.ndarray:
+def _grid_survival(arm, strata: tuple[tuple[float, float], ...], horizon: float) -> np.ndarray:
     # Cached: sample-size searches ask for the same arm's survival curve at many n
-    grid = np.linspace(0.0, follow_up, _GRID_POINTS)
+    grid = np.linspace(0.0, horizon, _GRID_POINTS)
     return sum(w * np.asarray(arm.survival(grid, m), dtype=float).reshape(grid.shape) for w, m in strata)
 
 
@@ -448,44 +466,133 @@ def _entry_times(trial) -> np.ndarray:
     return np.minimum(out, ends[k])
 
 
-def _follow_up_windows(trial) -> np.ndarray:
-    """Weeks each typical patient can be observed before the analysis (``events`` treated as ``complete``)."""
+def _windows(trial, limit: float) -> np.ndarray:
+    """Weeks each typical patient can be observed, up to ``limit`` (<= the follow-up), before the analysis.
+
+    The window of a patient entering at e is ``min(limit, analysis_time - e)`` for a calendar analysis and
+    ``limit`` otherwise (``events`` analyses are treated as complete follow-up; the caller caps the count).
+    """
     entry = _entry_times(trial)
-    window = np.full(entry.shape, float(trial.follow_up))
+    window = np.full(entry.shape, float(limit))
     if trial.analysis == "calendar":
         window = np.clip(trial.analysis_time - entry, 0.0, window)
     return window
 
 
-def event_probability(model, trial, arm: int, *, dropout: float | None = None,
-                      exposure: bool = True) -> tuple[float, float]:
-    """(P(death observed), E[time observed]) for a patient of ``arm`` under ``trial`` (exact up to quadrature).
+def _reach(trial, week: float) -> float:
+    """Share of patients whose observation window reaches ``week`` (0 beyond the follow-up)."""
+    if week > trial.follow_up + _TIME_TOLERANCE:
+        return 0.0
+    return float(np.mean(_windows(trial, min(week, trial.follow_up)) >= week - _TIME_TOLERANCE))
 
-    Death competes with loss to follow-up (constant hazard) and the follow-up window ends at the horizon or
-    at a calendar analysis. ``events`` analyses are treated as complete follow-up (the caller caps the count).
-    ``exposure=False`` skips the expected time (``nan``), which lets the common case (no dropout, every
-    patient followed to the horizon) use the survival at the horizon alone instead of a whole curve.
+
+def _resolve_horizon(trial, horizon: float | None) -> float:
+    """The analysis horizon in weeks from entry: ``trial.follow_up`` when ``None``, else 0 < horizon <= it."""
+    if horizon is None:
+        return float(trial.follow_up)
+    h = _check_positive("horizon", horizon)
+    if h > trial.follow_up + _TIME_TOLERANCE:
+        raise ValueError(f"`horizon` must not exceed the trial's follow-up ({trial.follow_up:g} weeks); "
+                         f"got {horizon!r}")
+    return min(h, float(trial.follow_up))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Observation:
+    """What is seen of one patient of an arm up to the horizon h (averaged over typical entry times).
+
+    ``survival`` is S(h); ``deaths`` P(death observed by h); ``alive`` P(followed alive to h), i.e. known to be
+    alive at h; ``exposure`` E[time observed up to h] (``nan`` when not computed); ``complete`` says that
+    every patient's status at h is known (no dropout and no analysis before h).
     """
-    eta = trial.dropout_hazard[min(arm, len(trial.dropout_hazard) - 1)] if dropout is None else dropout
-    windows = _follow_up_windows(trial)
-    if not exposure and eta == 0 and np.all(windows >= trial.follow_up):
-        return float(1.0 - arm_survival(model, arm, [float(trial.follow_up)])[0]), float("nan")
-    grid = np.linspace(0.0, float(trial.follow_up), _GRID_POINTS)
-    surv = _grid_survival(model.arms[arm], tuple(_strata(model)), float(trial.follow_up))
+
+    survival: float
+    deaths: float
+    alive: float
+    exposure: float
+    complete: bool
+
+    @property
+    def known(self) -> float:
+        """P(status at the horizon known): died by it, or followed alive to it."""
+        return 1.0 if self.complete else self.deaths + self.alive
+
+    @property
+    def alive_if_known(self) -> float:
+        """P(alive at the horizon | status known): what the complete-case proportion estimates."""
+        if self.complete:
+            return self.survival
+        return self.alive / self.known if self.known > 0 else 0.0
+
+
+def _observe(model, trial, arm: int, horizon: float, *, dropout: float | None = None,
+             exposure: bool = True) -> _Observation:
+    """Observation of a patient of ``model.arms[arm]`` under ``trial`` up to ``horizon`` (exact up to quadrature).
+
+    Death competes with loss to follow-up (constant hazard eta); the window of a patient ends at
+    ``min(horizon, window)`` (:func:`_windows`). With a step dS of the survival curve on a grid of [0, h],
+
+    .. math:: P(\\text{death seen by } w) = \\int_0^w e^{-\\eta t}\\,(-dS(t)), \\quad
+              E[\\text{time seen}] = \\int_0^w e^{-\\eta t} S(t)\\,dt,
+
+    averaged over the typical patients' windows w; P(alive and followed to h) is
+    :math:`S(h) e^{-\\eta h}` times the share of windows that reach h.
+    """
+    eta = trial.dropout_hazard[min(arm, len(trial.dropout_hazard) - 1)] if dropout is None else float(dropout)
+    windows = _windows(trial, horizon)
+    reach = float(np.mean(windows >= horizon - _TIME_TOLERANCE))
+    complete = eta == 0 and reach == 1.0
+    s_h = float(arm_survival(model, arm, [horizon])[0])
+    alive = s_h * math.exp(-eta * horizon) * reach
+    if complete and not exposure:
+        return _Observation(survival=s_h, deaths=1.0 - s_h, alive=alive, exposure=float("nan"), complete=True)
+    grid = np.linspace(0.0, horizon, _GRID_POINTS)
+    surv = _grid_survival(model.arms[arm], tuple(_strata(model)), horizon)
     mid = 0.5 * (grid[1:] + grid[:-1])
     keep = np.exp(-eta * mid)
     deaths = np.concatenate(([0.0], np.cumsum(keep * -np.diff(surv))))
     time_seen = np.concatenate(([0.0], np.cumsum(keep * 0.5 * (surv[1:] + surv[:-1]) * np.diff(grid))))
-    return float(np.interp(windows, grid, deaths).mean()), float(np.interp(windows, grid, time_seen).mean())
+    seen = float(np.interp(windows, grid, time_seen).mean()) if exposure else float("nan")
+    return _Observation(survival=s_h, deaths=float(np.interp(windows, grid, deaths).mean()), alive=alive,
+                        exposure=seen, complete=complete)
 
 
-def expected_events(model, trial) -> float:
-    """Expected deaths observed in ``trial`` (arms in allocation proportions; capped at ``target_events``)."""
-    sizes = trial.n_per_arm()
-    total = sum(size * event_probability(model, trial, i, exposure=False)[0] for i, size in enumerate(sizes))
-    if trial.analysis == "events":
-        total = min(total, float(trial.target_events))
-    return float(total)
+def event_probability(model, trial, arm: int, *, dropout: float | None = None, exposure: bool = True,
+                      horizon: float | None = None) -> tuple[float, float]:
+    """(P(death observed), E[time observed]) for a patient of ``arm`` under ``trial``, up to ``horizon``.
+
+    Exact up to quadrature. Death competes with loss to follow-up (constant hazard ``dropout``, default the
+    arm's) and the observation window of a patient is ``min(horizon, window)``, where the window ends at the
+    follow-up or at a calendar analysis. ``horizon`` (weeks from entry, at most ``trial.follow_up``) defaults to
+    the follow-up. ``events`` analyses are treated as complete follow-up (the caller caps the count).
+    ``exposure=False`` skips the expected time (``nan``), which lets the common case (no dropout, every
+    patient followed to the horizon) use the survival at the horizon alone instead of a whole curve.
+    """
+    seen = _observe(model, trial, arm, _resolve_horizon(trial, horizon), dropout=dropout, exposure=exposure)
+    return seen.deaths, seen.exposure
+
+
+def _cap(trial, deaths: tuple[float, ...]) -> tuple[float, ...]:
+    """An event-driven analysis stops at ``target_events``: scale the arms' deaths to sum to at most it."""
+    total = sum(deaths)
+    if trial.analysis == "events" and total > trial.target_events:
+        return tuple(d * trial.target_events / total for d in deaths)
+    return tuple(float(d) for d in deaths)
+
+
+def _deaths_by_arm(trial, seen: list[_Observation]) -> tuple[float, ...]:
+    return _cap(trial, tuple(size * s.deaths for size, s in zip(trial.n_per_arm(), seen)))
+
+
+def expected_events(model, trial, *, horizon: float | None = None) -> float:
+    """Expected deaths observed in ``trial`` by ``horizon`` (default: the follow-up).
+
+    Arms in allocation proportions; capped at ``target_events`` for event-driven analyses. See
+    :func:`event_probability`.
+    """
+    h = _resolve_horizon(trial, horizon)
+    seen = [_observe(model, trial, i, h, exposure=False) for i in range(trial.n_arms)]
+    return float(sum(_deaths_by_arm(trial, seen)))
 
 
 def average_hazard_ratio(model, horizon: float, arm: int = 0, control: int = 1) -> float:
@@ -499,72 +606,116 @@ def _response_probability(model, arm: int, week: float, level: str) -> float:
     return float(states[2] + (states[1] if level == "cr_pr" else 0.0))
 
 
+def _complete_case_power(seen: tuple[_Observation, _Observation], sizes: tuple[float, float], *, alpha: float,
+                         sided: int) -> float:
+    """Two-proportion power on survival at the horizon, patients of unknown status left out."""
+    n1, n2 = (size * s.known for size, s in zip(sizes, seen))
+    if n1 <= 0 or n2 <= 0:
+        return 0.0  # no patient's status known in a group: every trial is degenerate, none rejects
+    return two_proportion_power(seen[0].alive_if_known, seen[1].alive_if_known, n1, n2, alpha=alpha, sided=sided)
+
+
+def _complete_case_binomial_power(n: int, p_null: float, seen: _Observation, *, alpha: float, sided: int) -> float:
+    """Exact binomial power of survival at the horizon when only the M patients of known status are tested.
+
+    Each patient is known with probability q and then alive with probability p (:class:`_Observation`), so
+    :math:`M \\sim \\mathrm{Bin}(n, q)` and the power is :math:`\\sum_m P(M = m)\\,\\mathrm{power}(m, p)`
+    (M = 0 is degenerate: no rejection). Exact when every patient has the same q (no calendar cut before the
+    horizon); with staggered entry and a calendar cut q is the average over the patients.
+    """
+    if seen.complete:
+        return binomial_power(n, p_null, seen.survival, alpha=alpha, sided=sided)
+    sizes = np.arange(1, n + 1)
+    weights = _binom().pmf(sizes, n, seen.known)
+    p = seen.alive_if_known
+    return float(sum(w * binomial_power(int(m), p_null, p, alpha=alpha, sided=sided)
+                     for m, w in zip(sizes, weights) if w > 1e-15))
+
+
 def design_power(model, trial, design) -> AnalyticPower:
     """Closed-form power of ``design`` applied to ``trial`` under ``model`` (see ``docs/design.md``).
 
+    Everything is judged at the design's horizon h (default: the trial's follow-up), as the analysis is: the
+    observation window of a patient is ``min(h, window)``, with the window cut by a calendar analysis.
+
     - log-rank (two arms or against a simulated historical arm): Schoenfeld with the expected number of
-      deaths and the average hazard ratio at the horizon (:func:`average_hazard_ratio`);
-    - binary endpoints: normal approximation to two proportions (:func:`two_proportion_power`);
-    - single arm, binomial: exact binomial power with every patient's status known;
-    - single arm, one-sample log-rank: normal approximation with O ~ Poisson(expected deaths) against
-      E = historical hazard x expected exposure.
+      deaths by h (:func:`expected_events`) and the average hazard ratio at h (:func:`average_hazard_ratio`);
+    - survival at h as a binary endpoint: normal approximation to two proportions
+      (:func:`two_proportion_power`) on the complete cases (patients censored alive before h left out: the
+      proportion is P(alive at h | status known), the size n P(status known));
+    - response at the visit: two proportions with P(responder observed) = P(CR [+ PR]) exp(-eta w) times the
+      share of patients observed at the visit week w (non-responder imputation);
+    - single arm, binomial: exact binomial power on the patients of known status at h;
+    - single arm, one-sample log-rank: normal approximation with O ~ Poisson(expected deaths by h) against
+      E = historical hazard x expected exposure up to h.
     """
     from .designs import HistoricalControlDesign, SingleArmDesign, TwoArmDesign
 
     run = design.prepare_trial(trial)
-    horizon = float(run.follow_up if design.horizon is None else design.horizon)
-    alpha, sided = design.alpha, design.sided
+    horizon = _resolve_horizon(run, design.horizon)
     if isinstance(design, TwoArmDesign):
-        a_t, a_c = trial.allocation
-        n_t, n_c = trial.n_per_arm()
-        if design.endpoint == "survival":
-            hr = average_hazard_ratio(model, horizon)
-            if hr == 1.0:
-                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=expected_events(model, trial),
-                                     hazard_ratio=1.0)
-            d = expected_events(model, trial)
-            return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided, allocation_ratio=a_t / a_c),
-                                 method="Schoenfeld", n_events=d, hazard_ratio=hr)
-        if design.endpoint == "survival_binary":
-            p = [float(arm_survival(model, i, [horizon])[0]) for i in (0, 1)]
-            known = [math.exp(-trial.dropout_hazard[i] * horizon) for i in (0, 1)]
-            return AnalyticPower(power=two_proportion_power(p[0], p[1], n_t * known[0], n_c * known[1], alpha=alpha,
-                                                            sided=sided), method="two proportions (normal)")
-        p = [_response_probability(model, i, design.response_week, design.response_level)
-             * math.exp(-trial.dropout_hazard[i] * design.response_week) for i in (0, 1)]
-        return AnalyticPower(power=two_proportion_power(p[0], p[1], n_t, n_c, alpha=alpha, sided=sided),
-                             method="two proportions (normal)")
-    single = run
-    p_t = float(arm_survival(model, design.arm, [horizon])[0])
+        return _two_arm_power(model, run, design, horizon)
     if isinstance(design, SingleArmDesign):
-        if design.test == "binomial":
-            return AnalyticPower(power=binomial_power(single.n, design.null_survival, p_t, alpha=alpha, sided=sided),
-                                 method="exact binomial")
-        deaths, exposure = event_probability(model, single, design.arm)
-        observed = single.n * deaths
-        expected = single.n * design.hazard_for(horizon) * exposure
-        z = _z_alpha(alpha, sided)
-        if observed <= 0:
-            return AnalyticPower(power=float(alpha), method="one-sample log-rank (normal)", n_events=0.0)
-        power = special.ndtr((expected - observed - z * math.sqrt(expected)) / math.sqrt(observed))
-        if sided == 2:
-            power += special.ndtr((observed - expected - z * math.sqrt(expected)) / math.sqrt(observed))
-        return AnalyticPower(power=float(power), method="one-sample log-rank (normal)", n_events=observed,
-                             hazard_ratio=-math.log(p_t) / horizon / design.hazard_for(horizon))
+        return _single_arm_power(model, run, design, horizon)
     if isinstance(design, HistoricalControlDesign):
-        m = design.n_historical
-        p_c = float(arm_survival(model, design.control_arm, [horizon])[0])
-        if design.test == "logrank":
-            hr = average_hazard_ratio(model, horizon, design.arm, design.control_arm)
-            d_t = single.n * event_probability(model, single, design.arm, exposure=False)[0]
-            d = d_t + m * (1.0 - p_c)
-            # n_events: the deaths the formula uses, trial and historical arm together
-            if hr == 1.0:
-                return AnalyticPower(power=float(alpha), method="Schoenfeld", n_events=d, hazard_ratio=1.0)
-            return AnalyticPower(power=schoenfeld_power(hr, d, alpha=alpha, sided=sided,
-                                                        allocation_ratio=single.n / m),
-                                 method="Schoenfeld", n_events=d, hazard_ratio=hr)
-        known = math.exp(-single.dropout_hazard[0] * horizon)
-        return AnalyticPower(power=two_proportion_power(p_t, p_c, single.n * known, m, alpha=alpha, sided=sided),
-                             method="two proportions (normal)")
+        return _historical_control_power(model, run, design, horizon)
     raise TypeError(f"`design` must be a TwoArmDesign, SingleArmDesign or HistoricalControlDesign; got {design!r}")
+
+
+def _two_arm_power(model, trial, design, horizon: float) -> AnalyticPower:
+    alpha, sided = design.alpha, design.sided
+    seen = (_observe(model, trial, 0, horizon, exposure=False), _observe(model, trial, 1, horizon, exposure=False))
+    deaths = _deaths_by_arm(trial, list(seen))
+    sizes = trial.n_per_arm()
+    if design.endpoint == "survival":
+        a_t, a_c = trial.allocation
+        hr = average_hazard_ratio(model, horizon)
+        power = schoenfeld_power(hr, sum(deaths), alpha=alpha, sided=sided, allocation_ratio=a_t / a_c)
+        return AnalyticPower(power=power, method="Schoenfeld", n_events_by_arm=deaths, hazard_ratio=hr)
+    if design.endpoint == "survival_binary":
+        return AnalyticPower(power=_complete_case_power(seen, sizes, alpha=alpha, sided=sided),
+                             method="two proportions (normal)", n_events_by_arm=deaths)
+    week = design.response_week
+    reach = _reach(trial, week)
+    p = [_response_probability(model, i, week, design.response_level) * math.exp(-trial.dropout_hazard[i] * week)
+         * reach for i in (0, 1)]
+    return AnalyticPower(power=two_proportion_power(p[0], p[1], sizes[0], sizes[1], alpha=alpha, sided=sided),
+                         method="two proportions (normal)", n_events_by_arm=deaths)
+
+
+def _historical_control_power(model, trial, design, horizon: float) -> AnalyticPower:
+    alpha, sided = design.alpha, design.sided
+    seen = _observe(model, trial, design.arm, horizon, exposure=False)
+    # The historical cohort as the design simulates it: everyone followed to the horizon, no dropout
+    history = design.historical_trial(trial)
+    past = _observe(model, history, design.control_arm, horizon, exposure=False)
+    deaths = (*_deaths_by_arm(trial, [seen]), *_deaths_by_arm(history, [past]))
+    if design.test == "logrank":
+        hr = average_hazard_ratio(model, horizon, design.arm, design.control_arm)
+        power = schoenfeld_power(hr, sum(deaths), alpha=alpha, sided=sided, allocation_ratio=trial.n / history.n)
+        return AnalyticPower(power=power, method="Schoenfeld", n_events_by_arm=deaths, hazard_ratio=hr)
+    return AnalyticPower(power=_complete_case_power((seen, past), (trial.n, history.n), alpha=alpha, sided=sided),
+                         method="two proportions (normal)", n_events_by_arm=deaths)
+
+
+def _single_arm_power(model, trial, design, horizon: float) -> AnalyticPower:
+    alpha, sided = design.alpha, design.sided
+    seen = _observe(model, trial, design.arm, horizon, exposure=design.test == "logrank")
+    deaths = _deaths_by_arm(trial, [seen])
+    if design.test == "binomial":
+        power = _complete_case_binomial_power(trial.n, design.null_survival, seen, alpha=alpha, sided=sided)
+        return AnalyticPower(power=power, method="exact binomial", n_events_by_arm=deaths)
+    # Z = (E - O) / sqrt(E) with O ~ Poisson(observed) and E at its expectation
+    hazard = design.hazard_for(horizon)
+    observed = deaths[0]
+    expected = trial.n * hazard * seen.exposure
+    hr = -math.log(seen.survival) / horizon / hazard
+    if observed <= 0:
+        return AnalyticPower(power=float(alpha), method="one-sample log-rank (normal)", n_events_by_arm=deaths,
+                             hazard_ratio=hr)
+    z = _z_alpha(alpha, sided)
+    power = special.ndtr((expected - observed - z * math.sqrt(expected)) / math.sqrt(observed))
+    if sided == 2:
+        power += special.ndtr((observed - expected - z * math.sqrt(expected)) / math.sqrt(observed))
+    return AnalyticPower(power=float(power), method="one-sample log-rank (normal)", n_events_by_arm=deaths,
+                         hazard_ratio=hr)
