@@ -10,7 +10,7 @@ from scipy import integrate, stats
 from trialsim.power import (binomial_power, binomial_pvalues, binomial_rejection_region, freedman_events, lachin_foulkes,
                             schoenfeld_events, schoenfeld_power, two_proportion_power)
 
-# SS-01, SS-02 (shared/references/README.md): one-sided alpha 0.025, 1:1 unless stated. Tolerance 1e-6 relative.
+# SS-01, SS-02 (docs/references.md): one-sided alpha 0.025, 1:1 unless stated. Tolerance 1e-6 relative.
 SS = [
     # hazard ratio, power, allocation ratio, Schoenfeld, Freedman (None: not given)
     (0.7, 0.90, 1.0, 330.377914, 337.405029),
@@ -44,7 +44,7 @@ def test_power_from_events_inverts_events():
 
 
 def test_design_note_numbers():
-    # DESIGN.md: n = 40, S(8) 0.95 vs 0.62 exponential, everyone followed to week 8: Schoenfeld promises ~90%
+    # docs/design.md: n = 40, S(8) 0.95 vs 0.62 exponential, everyone followed to week 8: Schoenfeld promises ~90%
     d = 20 * (1 - 0.95) + 20 * (1 - 0.62)
     hr = math.log(0.95) / math.log(0.62)
     assert schoenfeld_power(hr, d, alpha=0.05, sided=2) == pytest.approx(0.905, abs=0.001)
