@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import norm
 
 import trialsim.montecarlo as mc
-from trialsim._report_power import ProgressBar
+from trialsim._cli_common import Progress
 from trialsim.cli import main
 
 PARAMETRIC = ["--control-survival", "0.62", "--treatment-survival", "0.95", "--horizon", "8"]
@@ -48,7 +48,7 @@ def test_scenario_file_with_typo_names_file_key_value(capsys, tmp_path):
     assert "mine.toml" in err and "folow_up" in err and "8.0" in err
 
 
-KEYS = {"power", "standard_error", "ci_low", "ci_high", "n", "n_replicates", "seed", "expected_events",
+KEYS = {"power", "standard_error", "ci_low", "ci_high", "n", "n_replicates", "seed", "mean_deaths", "analytic_deaths",
         "analytic_power"}
 
 
@@ -64,11 +64,11 @@ def test_parametric_power_json(capsys):
     drift = abs(math.log(math.log(0.95) / math.log(0.62))) * math.sqrt(20 * 0.05 + 20 * 0.38) / 2
     schoenfeld = norm.cdf(drift - norm.ppf(0.975)) + norm.cdf(-drift - norm.ppf(0.975))
     assert data["analytic_power"] == pytest.approx(schoenfeld, rel=1e-12)
-    assert data["analytic_events"] == pytest.approx(8.6, rel=1e-12)
+    assert data["analytic_deaths"] == pytest.approx(8.6, rel=1e-12)
     assert data["hazard_ratio"] == pytest.approx(math.log(0.95) / math.log(0.62), rel=1e-12)
-    # "expected_events" is the simulated mean number of deaths: a sum of two binomials, variance
+    # "mean_deaths" is the simulated mean number of deaths: a sum of two binomials, variance
     # 20 (0.05 0.95 + 0.38 0.62) = 5.662 per trial, so s.e. sqrt(5.662 / 1000) = 0.075
-    assert abs(data["expected_events"] - 8.6) <= 4 * math.sqrt(5.662 / 1000)  # 4 s.e. = 0.30
+    assert abs(data["mean_deaths"] - 8.6) <= 4 * math.sqrt(5.662 / 1000)  # 4 s.e. = 0.30
 
 
 def test_text_output_names_both_powers(capsys):
@@ -151,34 +151,39 @@ class Tty(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal():
-    tty, pipe = Tty(), io.StringIO()
-    bar = ProgressBar(stream=tty, delay=0.0)
-    bar(2000, 10000)
-    assert "2,000/10,000" in tty.getvalue()
-    bar.close()
-    assert tty.getvalue().endswith("\r\033[K")  # the line is cleared at the end
-    quiet = ProgressBar(stream=pipe, delay=0.0)
-    quiet(2000, 10000)
+    # tqdm on stderr: on a terminal it counts the replicates of successive runs; a finished run stays counted
+    tty = Tty()
+    with Progress("power", file=tty, total=20_000, delay=0.0) as bar:
+        bar(2000, 10_000)
+        bar(10_000, 10_000)
+        bar(4000, 10_000)  # the second point of a grid
+        assert bar._bar.n == 14_000
+    assert "power" in tty.getvalue() and tty.getvalue().endswith("\r")  # drawn, then cleared (leave=False)
+    pipe = io.StringIO()
+    with Progress("power", file=pipe, total=10_000, delay=0.0) as bar:
+        bar(2000, 10_000)
     assert pipe.getvalue() == ""  # not a terminal: nothing
     off = Tty()
-    ProgressBar(stream=off, enabled=False, delay=0.0)(2000, 10000)
-    assert off.getvalue() == ""  # switched off on a terminal: nothing
+    with Progress("power", quiet=True, file=off, total=10_000, delay=0.0) as bar:
+        bar(2000, 10_000)
+    assert off.getvalue() == "" and bar._bar is None  # --quiet: no bar at all
 
 
-def test_progress_bar_waits_for_its_delay(monkeypatch):
-    # A fake clock (no wall-clock time): nothing before the delay, the bar once it has passed
-    import trialsim._report_power as report
-
-    now = [100.0]
-    monkeypatch.setattr(report.time, "monotonic", lambda: now[0])
+def test_progress_bar_waits_for_its_delay():
+    # A run shorter than the delay never draws the bar (the delay here is far longer than any test run)
     tty = Tty()
-    bar = ProgressBar(stream=tty, delay=1.0)
-    now[0] = 100.5
-    bar(1000, 10000)
+    with Progress("power", file=tty, total=10_000, delay=1e9) as bar:
+        bar(10_000, 10_000)
     assert tty.getvalue() == ""
-    now[0] = 101.5
-    bar(4000, 10000)
-    assert "4,000/10,000" in tty.getvalue()
+
+
+def test_quiet_power_prints_the_same_result_and_nothing_on_stderr(capsys):
+    argv = ["power", "--n", "20", *PARAMETRIC, "--reps", "300", "--seed", "2", "--json"]
+    assert main(argv) == 0
+    loud = capsys.readouterr()
+    assert main(argv + ["--quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.out == loud.out and quiet.err == ""
 
 
 def test_console_script_subprocess():

@@ -1,12 +1,14 @@
-"""Option types shared by every ``trialsim`` subcommand (one error format: ``expected ...; got '...'``)."""
+"""What every ``trialsim`` subcommand shares: option types and the progress bar."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from typing import Any, TextIO
 
 __all__ = ["ArgumentParser", "number", "positive_float", "nonneg_float", "open_probability", "positive_int",
-           "nonneg_int", "jobs", "allocation"]
+           "nonneg_int", "jobs", "allocation", "Progress"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -92,3 +94,41 @@ def allocation(text: str) -> tuple[int, ...]:
     if not 1 <= len(values) <= 2 or any(v < 1 for v in values):
         _fail("one or two positive integers like 1:1 or 2:1", text)
     return values
+
+
+class Progress:
+    """A command's progress bar on stderr (tqdm), called as ``progress(done, total)`` by the runs it watches.
+
+    It shows only when stderr is a terminal and the command has run for more than ``delay`` seconds (tqdm's
+    ``disable=None`` and ``delay``), and never with ``--quiet``. Successive runs add up (the points of a
+    ``--grid``, the trial sizes a sample-size search tries): a run reports the replicates done so far and its
+    total, and a finished run's replicates stay counted. ``total`` is the planned number of replicates over all
+    runs, or ``None`` when the command cannot know it in advance (the bar then counts and shows the rate).
+    """
+
+    def __init__(self, label: str, *, quiet: bool = False, total: int | None = None, file: TextIO | None = None,
+                 delay: float = 1.0) -> None:
+        self._bar: Any = None
+        self._finished = 0
+        if not quiet:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=label, unit=" trials", unit_scale=True, delay=delay, disable=None,
+                             file=file if file is not None else sys.stderr, leave=False, dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(self._finished + done - self._bar.n)
+        if done >= total:
+            self._finished += total
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

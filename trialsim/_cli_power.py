@@ -13,7 +13,7 @@ import sys
 
 from ._cli_common import allocation as _allocation, jobs as _jobs, nonneg_float as _nonneg, \
     nonneg_int as _seed, open_probability as _open_probability, positive_float as _positive, \
-    positive_int as _positive_int
+    positive_int as _positive_int, Progress
 from .exceptions import InputError
 
 __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
@@ -74,7 +74,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="simulation engine (default auto: vectorised when it supports the trial)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print one JSON object")
-    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    o.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr (the result on "
+                                                        "stdout is unchanged)")
 
 
 def add_power_parsers(subparsers) -> None:
@@ -288,39 +289,36 @@ def _run_power(args) -> int:
         raise InputError("option --out writes the power curve: give --grid too")
     if args.scheduler and args.backend != "dask":
         raise InputError(f"option --scheduler {args.scheduler!r} needs --backend dask")
-    bar = report.ProgressBar("power", enabled=False if args.quiet else None)
-    try:
-        if not args.grid:
-            scenario = scenario_from_args(args)
+    if not args.grid:
+        scenario = scenario_from_args(args)
+        with Progress("power", quiet=args.quiet, total=args.reps) as bar:
             result = power(scenario.model, scenario.trial, scenario.design, seed=args.seed, progress=bar,
                            **_run_options(args))
-            bar.close()
-            print(report.power_json(result, scenario) if args.json else report.power_text(result, scenario))
-            return 0
-        name, dest, values = _grid(args, _actions(args))
-        seed = root_sequence(args.seed)  # one root for every point: common random numbers
-        points, design = [], ""
-        for value in values:
-            setattr(args, dest, value)
-            scenario = scenario_from_args(args)
-            design = scenario.design.describe(scenario.trial)
+        print(report.power_json(result, scenario) if args.json else report.power_text(result, scenario))
+        return 0
+    name, dest, values = _grid(args, _actions(args))
+    seed = root_sequence(args.seed)  # one root for every point: common random numbers
+    scenarios = []
+    for value in values:  # every point's scenario first: a bad value fails before any simulation
+        setattr(args, dest, value)
+        scenarios.append(scenario_from_args(args))
+    points = []
+    with Progress("power curve", quiet=args.quiet, total=args.reps * len(values)) as bar:
+        for value, scenario in zip(values, scenarios):
             points.append((value, power(scenario.model, scenario.trial, scenario.design, seed=seed, progress=bar,
                                         **_run_options(args))))
-        bar.close()
-        if args.out:
-            try:
-                report.write_grid_csv(args.out, name, points)
-            except OSError as exc:
-                raise InputError(f"option --out {args.out!r}: cannot write: {exc.strerror or exc}") from None
-        if args.json:
-            from .report import to_json
+    if args.out:
+        try:
+            report.write_grid_csv(args.out, name, points)
+        except OSError as exc:
+            raise InputError(f"option --out {args.out!r}: cannot write: {exc.strerror or exc}") from None
+    if args.json:
+        from .report import to_json
 
-            print(to_json({"parameter": name, "design": design, "points": report.grid_dicts(name, points)}))
-        else:
-            print(report.grid_text(name, points, design))
-        return 0
-    finally:
-        bar.close()
+        print(to_json(report.grid_dict(name, points)))
+    else:
+        print(report.grid_text(name, points))
+    return 0
 
 
 def _actions(args) -> dict:
@@ -347,11 +345,8 @@ def _run_sample_size(args) -> int:
     if args.scheduler and args.backend != "dask":
         raise InputError(f"option --scheduler {args.scheduler!r} needs --backend dask")
     scenario = scenario_from_args(args, sizing=True)
-    bar = report.ProgressBar("sample size", enabled=False if args.quiet else None)
-    try:
+    with Progress("sample size", quiet=args.quiet) as bar:  # the search decides how many trials it runs
         result = sample_size(scenario.model, scenario.design, target_power=args.target_power, trial=scenario.trial,
                              seed=args.seed, n_max=args.n_max, progress=bar, **_run_options(args))
-    finally:
-        bar.close()
     print(report.sample_size_json(result, scenario) if args.json else report.sample_size_text(result, scenario))
-    return 0
+    return 0 if result.converged else 1

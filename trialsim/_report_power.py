@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
-import time
 from collections.abc import Sequence
+from typing import Any
 
 from .report import format_table, to_json
 
 __all__ = ["power_text", "power_json", "power_dict", "sample_size_text", "sample_size_json", "grid_text",
-           "write_grid_csv", "ProgressBar", "GRID_COLUMNS"]
+           "grid_dict", "write_grid_csv", "GRID_COLUMNS"]
 
 #: Fields that describe how a run was executed, not what it computed: left out of JSON so that the same seed
 #: gives identical JSON whatever the number of jobs or the backend.
@@ -61,6 +60,13 @@ def _model_line(scenario) -> str:
     return f"{kind}; arms {', '.join(model.arm_names)}"
 
 
+def _by_group(values: Sequence[float], result) -> str:
+    """`` (a 4.10, b 4.50)`` when the analysis compares more than one group, else nothing."""
+    if len(values) < 2:
+        return ""
+    return " (" + ", ".join(f"{g} {v:.2f}" for g, v in zip(result.groups, values)) + ")"
+
+
 def power_text(result, scenario=None) -> str:
     lines = [f"Power: {result.design}"]
     if scenario is not None:
@@ -69,13 +75,13 @@ def power_text(result, scenario=None) -> str:
     lines.append(f"  simulated  {result.power:.4f}  (Monte Carlo s.e. {result.standard_error:.4f}; 95% CI "
                  f"{result.ci_low:.4f} to {result.ci_high:.4f}; {result.n_replicates:,} trials)")
     detail = [result.analytic_method]
-    if math.isfinite(result.analytic_events):
-        detail.append(f"{result.analytic_events:.2f} expected deaths")
+    if math.isfinite(result.analytic_deaths):
+        detail.append(f"{result.analytic_deaths:.2f} expected deaths{_by_group(result.analytic_deaths_by_arm, result)}")
     if math.isfinite(result.hazard_ratio):
         detail.append(f"hazard ratio {result.hazard_ratio:.3g}")
     lines.append(f"  analytic   {result.analytic_power:.4f}  ({'; '.join(detail)})")
-    lines.append(f"  deaths     {result.expected_events:.2f} per trial on average; analysis at week "
-                 f"{result.mean_duration:.2f} on average")
+    lines.append(f"  deaths     {result.mean_deaths:.2f} per trial on average{_by_group(result.mean_deaths_by_arm, result)} "
+                 f"by the horizon; analysis at week {result.mean_duration:.2f} on average")
     if result.n_degenerate:
         lines.append(f"  note       {result.n_degenerate} of {result.n_replicates:,} trials had a degenerate statistic "
                      f"(no deaths or an empty group) and count as not significant")
@@ -120,32 +126,43 @@ def sample_size_text(result, scenario=None) -> str:
 # ----------------------------------------------------------------------------------------- power curves
 
 GRID_COLUMNS = ("parameter", "value", "n", "power", "standard_error", "ci_low", "ci_high", "analytic_power",
-                "expected_events", "mean_duration", "n_replicates", "seed")
+                "mean_deaths", "analytic_deaths", "mean_duration", "n_replicates", "seed", "design")
 
 
-def _grid_rows(parameter: str, points: Sequence[tuple[object, object]]) -> list[list]:
-    rows = []
-    for value, r in points:
-        rows.append([parameter, value, r.n, r.power, r.standard_error, r.ci_low, r.ci_high, r.analytic_power,
-                     r.expected_events, r.mean_duration, r.n_replicates, r.seed])
-    return rows
+def _grid_rows(parameter: str, points: Sequence[tuple[object, Any]]) -> list[list]:
+    return [[parameter, value, r.n, r.power, r.standard_error, r.ci_low, r.ci_high, r.analytic_power, r.mean_deaths,
+             r.analytic_deaths, r.mean_duration, r.n_replicates, r.seed, r.design] for value, r in points]
 
 
-def grid_text(parameter: str, points: Sequence[tuple[object, object]], design: str) -> str:
+def _one_design(points: Sequence[tuple[object, Any]]) -> str | None:
+    """The design of every point when they share one, else None (``--grid endpoint=...`` or ``test=...``)."""
+    designs = {r.design for _, r in points}
+    return designs.pop() if len(designs) == 1 else None
+
+
+def grid_text(parameter: str, points: Sequence[tuple[object, Any]]) -> str:
+    """The power curve as a table. When the points differ in design, each row says its own."""
+    design = _one_design(points)
     rows = [[row[1], row[2], _pct(row[3]), f"{100 * row[4]:.2f}", f"{_pct(row[5])} to {_pct(row[6])}",
-             _pct(row[7]), row[8]] for row in _grid_rows(parameter, points)]
-    headers = [parameter, "n", "power", "s.e. (pts)", "95% CI", "analytic", "deaths"]
-    formats = [None, None, None, None, None, None, ".2f"]
+             _pct(row[7]), row[8], row[13]] for row in _grid_rows(parameter, points)]
+    headers = [parameter, "n", "power", "s.e. (pts)", "95% CI", "analytic", "deaths", "design"]
+    formats: list[str | None] = [None, None, None, None, None, None, ".2f", None]
+    align = "r" * 7 + "l"
+    if design is not None:
+        rows, headers, formats, align = [r[:-1] for r in rows], headers[:-1], formats[:-1], align[:-1]
     if parameter == "n":
-        rows, headers, formats = [r[1:] for r in rows], headers[1:], formats[1:]
-    table = format_table(rows, headers, formats, align="r" * len(headers))
+        rows, headers, formats, align = [r[1:] for r in rows], headers[1:], formats[1:], align[1:]
+    table = format_table(rows, headers, formats, align=align)
     seed = points[0][1].seed if points else "-"
     reps = points[0][1].n_replicates if points else 0
-    return f"Power curve: {design}\n{table}\n{reps:,} trials per point, seed {seed} at every point"
+    title = f"Power curve: {design}" if design is not None else f"Power curve over {parameter} (designs per row)"
+    return f"{title}\n{table}\n{reps:,} trials per point, seed {seed} at every point"
 
 
-def grid_dicts(parameter: str, points) -> list[dict]:
-    return [dict(zip(GRID_COLUMNS, row)) for row in _grid_rows(parameter, points)]
+def grid_dict(parameter: str, points: Sequence[tuple[object, Any]]) -> dict:
+    """``{"parameter", "design" (None when the points differ), "points": [...]}``; every point names its design."""
+    return {"parameter": parameter, "design": _one_design(points),
+            "points": [dict(zip(GRID_COLUMNS, row)) for row in _grid_rows(parameter, points)]}
 
 
 def write_grid_csv(path, parameter: str, points) -> None:
@@ -162,33 +179,3 @@ def write_grid_csv(path, parameter: str, points) -> None:
                 out.writerow([repr(v) if isinstance(v, float) else v for v in row])
 
     write_atomic(path, writer)
-
-
-# --------------------------------------------------------------------------------------------- progress
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr, shown only on a terminal and only once a run has taken a second."""
-
-    def __init__(self, label: str = "simulating", *, enabled: bool | None = None, stream=None, delay: float = 1.0):
-        self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled, self.label, self.delay = enabled, label, delay
-        self.start = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.start < self.delay:
-            return
-        width = 30
-        filled = int(width * done / max(total, 1))
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} trials")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.shown = False

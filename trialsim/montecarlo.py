@@ -48,38 +48,43 @@ class OutcomeSummary:
     """Counts and sums over replicates: all that power needs, a few numbers per chunk whatever its size.
 
     Sums are added in chunk order, so they are the same for every ``n_jobs`` and backend.
+    ``sum_events_by_arm`` sums :attr:`trialsim.designs.DesignOutcome.n_events_by_arm` (the deaths the analysis
+    uses, per group it compares).
     """
 
     n_replicates: int
     n_successes: int
     n_degenerate: int
-    sum_events: float
+    sum_events_by_arm: tuple[float, ...]
     sum_duration: float
 
     @classmethod
     def of(cls, outcome: DesignOutcome) -> "OutcomeSummary":
+        by_arm = outcome.n_events_by_arm.sum(axis=0)
         return cls(n_replicates=outcome.n_replicates, n_successes=int(outcome.success.sum()),
-                   n_degenerate=int(outcome.degenerate.sum()), sum_events=float(outcome.n_events.sum()),
+                   n_degenerate=int(outcome.degenerate.sum()), sum_events_by_arm=tuple(float(x) for x in by_arm),
                    sum_duration=float(outcome.duration.sum()))
 
     @classmethod
     def combine(cls, parts: list["OutcomeSummary"]) -> "OutcomeSummary":
-        total = cls(n_replicates=0, n_successes=0, n_degenerate=0, sum_events=0.0, sum_duration=0.0)
-        for p in parts:
-            total = cls(n_replicates=total.n_replicates + p.n_replicates,
-                        n_successes=total.n_successes + p.n_successes,
-                        n_degenerate=total.n_degenerate + p.n_degenerate,
-                        sum_events=total.sum_events + p.sum_events,
-                        sum_duration=total.sum_duration + p.sum_duration)
-        return total
+        first = parts[0]
+        return cls(n_replicates=sum(p.n_replicates for p in parts), n_successes=sum(p.n_successes for p in parts),
+                   n_degenerate=sum(p.n_degenerate for p in parts),
+                   sum_events_by_arm=tuple(float(sum(p.sum_events_by_arm[k] for p in parts))
+                                           for k in range(len(first.sum_events_by_arm))),
+                   sum_duration=float(sum(p.sum_duration for p in parts)))
 
     @property
     def power(self) -> float:
         return self.n_successes / self.n_replicates
 
     @property
+    def mean_events_by_arm(self) -> tuple[float, ...]:
+        return tuple(x / self.n_replicates for x in self.sum_events_by_arm)
+
+    @property
     def mean_events(self) -> float:
-        return self.sum_events / self.n_replicates
+        return sum(self.sum_events_by_arm) / self.n_replicates
 
     @property
     def mean_duration(self) -> float:

@@ -21,7 +21,7 @@ from scipy import special
 from ._formulas import (AnalyticPower, LachinFoulkesResult, binomial_power, binomial_pvalues, binomial_rejection_region,
                         design_power, expected_events, freedman_events, lachin_foulkes, schoenfeld_events,
                         schoenfeld_power, two_proportion_power)
-from .designs import Design, SingleArmDesign, TwoArmDesign
+from .designs import Design, DesignOutcome, SingleArmDesign, TwoArmDesign
 from .exceptions import InputError
 from .model import DiseaseModel, Trial
 from .seeding import Seed, root_sequence, seed_record
@@ -70,10 +70,15 @@ class PowerResult:
         Patients in the trial, simulated trials, and the root seed that reproduces them
         (``SeedSequence(seed, spawn_key=spawn_key)``; the spawn key is empty unless the run was seeded with a
         spawned ``SeedSequence``, and then the integer seed alone repeats it).
-    expected_events, mean_duration
-        Mean deaths observed at the analysis, and mean calendar time of the analysis (weeks).
-    analytic_power, analytic_method, analytic_events, hazard_ratio
-        The closed-form power for the same trial, the formula, the expected deaths and hazard ratio it used.
+    groups
+        The groups the analysis compares: the two arms of a randomised design, the trial arm of a single-arm
+        design, the trial arm and the historical arm of a historical-control design.
+    mean_deaths, mean_deaths_by_arm, mean_duration
+        Deaths the analysis uses (by the design's horizon, at the analysis), the mean over the simulated trials,
+        in all and per group; and the mean calendar time of the analysis (weeks).
+    analytic_power, analytic_method, analytic_deaths, analytic_deaths_by_arm, hazard_ratio
+        The closed-form power for the same trial, the formula, the expected deaths by the horizon (in all and
+        per group) and the hazard ratio it used.
     n_degenerate
         Replicates whose statistic was degenerate (no deaths, an empty arm); they count as not rejecting.
     """
@@ -86,11 +91,14 @@ class PowerResult:
     n_replicates: int
     seed: int
     spawn_key: tuple[int, ...]
-    expected_events: float
+    groups: tuple[str, ...]
+    mean_deaths: float
+    mean_deaths_by_arm: tuple[float, ...]
     mean_duration: float
     analytic_power: float
     analytic_method: str
-    analytic_events: float
+    analytic_deaths: float
+    analytic_deaths_by_arm: tuple[float, ...]
     hazard_ratio: float
     n_successes: int
     n_degenerate: int
@@ -101,7 +109,11 @@ class PowerResult:
     elapsed_seconds: float = field(default=0.0, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; the per-group deaths keyed by group."""
+        out = asdict(self)
+        for key in ("mean_deaths_by_arm", "analytic_deaths_by_arm"):
+            out[key] = dict(zip(self.groups, out[key]))
+        return out
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -116,7 +128,9 @@ class SampleSizeResult:
     unpaired. ``analytic_n`` is the smallest size whose analytic power reaches the
     target. For exact tests whose power is a saw-tooth in n, ``n_smallest`` is the smallest working n and
     ``n_stable`` the smallest n from which every larger n (checked up to ``checked_up_to``) works; both from the
-    exact power (``None`` for other designs). ``evaluations`` lists every (n, replicates, power, se) simulated.
+    exact power (``None`` for other designs). ``mean_deaths_at_n`` and ``analytic_deaths_at_n`` are the simulated
+    mean and the formula's expectation of the deaths the analysis uses at n. ``evaluations`` lists every (n,
+    replicates, power, se) simulated.
     """
 
     n: int
@@ -128,6 +142,8 @@ class SampleSizeResult:
     standard_error_below: float
     analytic_n: int | None
     analytic_power_at_n: float
+    mean_deaths_at_n: float
+    analytic_deaths_at_n: float
     power_difference: float
     standard_error_difference: float
     n_replicates: int
@@ -218,10 +234,19 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     mc = run(model, trial, design, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, backend=backend,
              scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False)
     analytic = design_power(model, trial, design)
-    return _summarise(mc, trial, design, analytic)
+    return _summarise(mc, model, trial, design, analytic)
 
 
-def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> PowerResult:
+def _groups(model: DiseaseModel, design: Design) -> tuple[str, ...]:
+    """Names of the groups the design compares, in the order of ``DesignOutcome.n_events_by_arm``."""
+    if isinstance(design, TwoArmDesign):
+        return tuple(model.arm_names[:2])
+    if isinstance(design, SingleArmDesign):
+        return (model.arm_names[design.arm],)
+    return model.arm_names[design.arm], f"historical {model.arm_names[design.control_arm]}"
+
+
+def _summarise(mc, model: DiseaseModel, trial: Trial, design: Design, analytic: AnalyticPower) -> PowerResult:
     out = mc.summary
     r = out.n_replicates
     k = out.n_successes
@@ -229,9 +254,10 @@ def _summarise(mc, trial: Trial, design: Design, analytic: AnalyticPower) -> Pow
     low, high = wilson_interval(k, r)
     return PowerResult(power=p, standard_error=math.sqrt(p * (1 - p) / r), ci_low=low, ci_high=high,
                        n=int(trial.n), n_replicates=r, seed=mc.seed, spawn_key=mc.spawn_key,
-                       expected_events=out.mean_events,
-                       mean_duration=out.mean_duration, analytic_power=analytic.power,
-                       analytic_method=analytic.method, analytic_events=analytic.n_events,
+                       groups=_groups(model, design), mean_deaths=out.mean_events,
+                       mean_deaths_by_arm=out.mean_events_by_arm, mean_duration=out.mean_duration,
+                       analytic_power=analytic.power, analytic_method=analytic.method,
+                       analytic_deaths=analytic.n_events, analytic_deaths_by_arm=analytic.n_events_by_arm,
                        hazard_ratio=analytic.hazard_ratio, n_successes=k, n_degenerate=out.n_degenerate,
                        design=design.describe(trial), alpha=design.alpha, sided=design.sided, engine=mc.engine,
                        elapsed_seconds=mc.elapsed_seconds)
@@ -341,16 +367,20 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     # One root at every n: patient k of replicate r draws the same numbers whatever n is
     root = root_sequence(seed)
     entropy, spawn_key = seed_record(root)
-    cache: dict[tuple[int, int], np.ndarray] = {}
+    cache: dict[tuple[int, int], DesignOutcome] = {}
 
-    def successes(n: int, reps: int) -> np.ndarray:
-        """Per-replicate rejection at trial size n (``reps`` replicates)."""
+    def outcome(n: int, reps: int) -> DesignOutcome:
+        """Per-replicate outcomes at trial size n (``reps`` replicates)."""
         key = (n, reps)
         if key not in cache:
             mc = run(model, _sized(template, n), design, n_replicates=reps, seed=root, n_jobs=n_jobs,
                      backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True)
-            cache[key] = mc.outcome.success
+            assert mc.outcome is not None
+            cache[key] = mc.outcome
         return cache[key]
+
+    def successes(n: int, reps: int) -> np.ndarray:
+        return outcome(n, reps).success
 
     def simulate(n: int, reps: int) -> tuple[float, float]:
         p = float(successes(n, reps).mean())
@@ -378,12 +408,14 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     if not converged:
         note = (f"the simulated power does not reach {target_power:g} for n <= {n_hi}" if p_n < target_power
                 else "the search stopped before the power at n - block fell below the target")
-    analytic_at_n = design_power(model, _sized(template, n), design).power
+    analytic_at_n = design_power(model, _sized(template, n), design)
     evaluations = tuple(sorted((k[0], k[1], *simulate(*k)) for k in cache))
     return SampleSizeResult(n=n, target_power=float(target_power), power_at_n=p_n, standard_error_at_n=se_n,
                             n_below=below, power_below=p_b, standard_error_below=se_b, power_difference=step,
                             standard_error_difference=se_step, analytic_n=analytic_n,
-                            analytic_power_at_n=analytic_at_n, n_replicates=n_replicates, seed=entropy,
+                            analytic_power_at_n=analytic_at_n.power,
+                            mean_deaths_at_n=float(outcome(n, n_replicates).n_events.mean()),
+                            analytic_deaths_at_n=analytic_at_n.n_events, n_replicates=n_replicates, seed=entropy,
                             spawn_key=spawn_key,
                             block=block, design=design.describe(template), n_smallest=n_smallest, n_stable=n_stable,
                             checked_up_to=checked, evaluations=evaluations, converged=converged, note=note)

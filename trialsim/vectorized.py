@@ -28,6 +28,7 @@ a visit at the exact time of the cut is observed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -77,7 +78,8 @@ def supports(model: DiseaseModel, trial: Trial, *, detail: bool = False) -> bool
 
 
 def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: seeding.Seed = None,
-             detail: bool = False, **engine_opts) -> TrialBatch:
+             detail: bool = False, progress: Callable[[int, int], None] | None = None,
+             **engine_opts) -> TrialBatch:
     """Simulate ``n_replicates`` trials with the vectorised engine.
 
     Parameters
@@ -91,6 +93,8 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: 
         it (:func:`trialsim.seeding.root_sequence`).
     detail
         Also draw the response at each visit, best response, infection and doses.
+    progress
+        Called as ``progress(done, total)`` (replicates) after each chunk.
 
     Returns
     -------
@@ -119,9 +123,12 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: 
     if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 1:
         raise ValueError(f"`n_replicates` must be a positive integer; got {n_replicates!r}")
     root = seeding.root_sequence(seed)
-    batches = [simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c), detail=detail,
-                              first_replicate=start)
-               for c, (start, stop) in enumerate(seeding.chunk_bounds(int(n_replicates)))]
+    batches = []
+    for c, (start, stop) in enumerate(seeding.chunk_bounds(int(n_replicates))):
+        batches.append(simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c), detail=detail,
+                                      first_replicate=start))
+        if progress is not None:
+            progress(stop, int(n_replicates))
     joined = batches[0] if len(batches) == 1 else TrialBatch.concatenate(batches)
     entropy, spawn_key = seeding.seed_record(root)
     return replace(joined, seed=entropy, spawn_key=spawn_key)
