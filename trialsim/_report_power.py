@@ -111,6 +111,8 @@ def sample_size_text(result, scenario=None) -> str:
         lines.append(f"  step       +{result.power_difference:.4f} from n = {result.n_below} to {result.n} (paired s.e. "
                      f"{result.standard_error_difference:.4f}: the same replicates at both n; unpaired it would be "
                      f"{unpaired:.4f})")
+    lines.append(f"  deaths     {result.mean_deaths_at_n:.2f} per trial on average at n = {result.n} by the horizon "
+                 f"(analytic {result.analytic_deaths_at_n:.2f})")
     analytic = "-" if result.analytic_n is None else str(result.analytic_n)
     lines.append(f"  analytic   n = {analytic}; analytic power at n = {result.n}: {result.analytic_power_at_n:.4f}")
     if result.n_smallest is not None:
