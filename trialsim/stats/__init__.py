@@ -1,0 +1,1 @@
+"""Conjugate posteriors and posterior probabilities (the statistics layer of the Bayesian designs)."""
