@@ -14,7 +14,6 @@ from trialsim.designs import (DesignOutcome, HistoricalControlDesign, SingleArmD
 from trialsim.exceptions import InputError
 from trialsim.model import CR, DEAD, NR, PR, DiseaseModel, ParametricArm, Trial
 
-RNG = np.random.default_rng(20251027)
 
 
 def batch(time, event, arm, *, stratum=None, response=None, visit_times=(), analysis_time=None, reason=None):
@@ -30,12 +29,12 @@ def batch(time, event, arm, *, stratum=None, response=None, visit_times=(), anal
                       arm_names=("treatment", "control"), visit_times=tuple(visit_times), response=response)
 
 
-def random_two_arm(r=30, n=24, horizon=8.0, hazards=(0.03, 0.08), strata=False):
+def random_two_arm(rng, r=30, n=24, horizon=8.0, hazards=(0.03, 0.08), strata=False):
     arm = np.tile(np.repeat([0, 1], n // 2), (r, 1))
-    death = RNG.exponential(1 / np.where(arm == 0, hazards[0], hazards[1]))
+    death = rng.exponential(1 / np.where(arm == 0, hazards[0], hazards[1]))
     time = np.minimum(death, horizon)
     event = death <= horizon
-    stratum = RNG.integers(0, 3, size=(r, n)) if strata else None
+    stratum = rng.integers(0, 3, size=(r, n)) if strata else None
     return batch(time, event, arm, stratum=stratum)
 
 
@@ -43,7 +42,7 @@ TRIAL = Trial(n=24)
 
 
 def test_logrank_design_equals_statsmodels_survdiff_per_replicate():
-    b = random_two_arm()
+    b = random_two_arm(np.random.default_rng(101))
     out = TwoArmDesign().analyse([b], TRIAL)
     for i in range(b.n_replicates):
         if b.event[i].sum() == 0:
@@ -58,7 +57,7 @@ def test_logrank_design_equals_statsmodels_survdiff_per_replicate():
 
 
 def test_stratified_logrank_equals_survdiff_with_strata():
-    b = random_two_arm(strata=True)
+    b = random_two_arm(np.random.default_rng(102), strata=True)
     out = TwoArmDesign(stratified=True).analyse([b], TRIAL)
     for i in range(b.n_replicates):
         if b.event[i].sum() == 0:
@@ -90,7 +89,7 @@ def test_no_deaths_is_degenerate_and_not_a_success():
 
 
 def test_horizon_truncates_survival():
-    b = random_two_arm()
+    b = random_two_arm(np.random.default_rng(103))
     out = TwoArmDesign(horizon=4.0).analyse([b], TRIAL)
     cut = batch(np.minimum(b.time, 4.0), b.event & (b.time <= 4.0), b.arm)
     ref = TwoArmDesign().analyse([cut], Trial(n=24, follow_up=4.0))
@@ -102,7 +101,7 @@ def test_horizon_truncates_survival():
 @pytest.mark.parametrize("design", [TwoArmDesign(horizon=4.0), TwoArmDesign(endpoint="survival_binary", horizon=4.0)])
 def test_deaths_reported_are_those_by_the_horizon_per_arm(design):
     # Deaths after week 4 are not part of a week-4 analysis and are not counted
-    b = random_two_arm(r=40, hazards=(0.05, 0.12))
+    b = random_two_arm(np.random.default_rng(104), r=40, hazards=(0.05, 0.12))
     assert ((b.event & (b.time > 4.0)).sum(axis=1) > 0).any(), "the check needs deaths after the horizon"
     out = design.analyse([b], TRIAL)
     by_hand = np.stack([(b.event & (b.time <= 4.0) & (b.arm == a)).sum(axis=1) for a in (0, 1)], axis=1)
@@ -111,7 +110,7 @@ def test_deaths_reported_are_those_by_the_horizon_per_arm(design):
 
 
 def test_outcomes_concatenate_every_field():
-    b = random_two_arm(r=5)
+    b = random_two_arm(np.random.default_rng(105), r=5)
     parts = [TwoArmDesign(horizon=h).analyse([b], TRIAL) for h in (4.0, 8.0)]
     joined = DesignOutcome.concatenate(parts)
     assert joined.n_replicates == 10 and joined.n_events_by_arm.shape == (10, 2)
@@ -132,7 +131,7 @@ def test_survival_status_leaves_out_early_censoring():
 @pytest.mark.parametrize("test", ["fisher", "boschloo"])
 @pytest.mark.parametrize("sided", [1, 2])
 def test_binary_survival_endpoint_equals_scipy(test, sided):
-    b = random_two_arm(r=12, n=20, hazards=(0.02, 0.1))
+    b = random_two_arm(np.random.default_rng(106), r=12, n=20, hazards=(0.02, 0.1))
     out = TwoArmDesign(endpoint="survival_binary", test=test, sided=sided).analyse([b], Trial(n=20))
     alternative = "greater" if sided == 1 else "two-sided"
     for i in range(b.n_replicates):
@@ -163,7 +162,7 @@ def test_response_endpoint_counts_cr_pr_or_cr():
 
 def test_single_arm_binomial_equals_binomtest():
     r, n = 25, 20
-    death = RNG.exponential(1 / 0.02, size=(r, n))
+    death = np.random.default_rng(107).exponential(1 / 0.02, size=(r, n))
     b = batch(np.minimum(death, 8.0), death <= 8.0, np.zeros((r, n)))
     for sided in (1, 2):
         out = SingleArmDesign(sided=sided).analyse([b], Trial(n=n, allocation=(1,), dropout_hazard=(0.0,)))
@@ -175,7 +174,7 @@ def test_single_arm_binomial_equals_binomtest():
 
 def test_single_arm_one_sample_logrank_by_hand():
     r, n = 10, 15
-    death = RNG.exponential(1 / 0.03, size=(r, n))
+    death = np.random.default_rng(108).exponential(1 / 0.03, size=(r, n))
     b = batch(np.minimum(death, 8.0), death <= 8.0, np.zeros((r, n)))
     design = SingleArmDesign(test="logrank", sided=1)
     out = design.analyse([b], Trial(n=n, allocation=(1,), dropout_hazard=(0.0,)))
@@ -192,9 +191,9 @@ def test_single_arm_one_sample_logrank_by_hand():
 
 
 def test_historical_control_fisher_and_logrank():
-    r = 8
-    d1 = RNG.exponential(1 / 0.01, size=(r, 20))
-    d2 = RNG.exponential(1 / 0.06, size=(r, 21))
+    r, rng = 8, np.random.default_rng(109)
+    d1 = rng.exponential(1 / 0.01, size=(r, 20))
+    d2 = rng.exponential(1 / 0.06, size=(r, 21))
     trt = batch(np.minimum(d1, 8.0), d1 <= 8, np.zeros((r, 20)))
     hist = batch(np.minimum(d2, 8.0), d2 <= 8, np.zeros((r, 21)))
     trial = Trial(n=20, allocation=(1,), dropout_hazard=(0.0,))

@@ -68,7 +68,8 @@ def _scenario(name: str) -> list[tuple[DiseaseModel, Trial]]:
     if name == "ctdmas_default":
         return [(ctdmas_model(), _ctdmas_trial())]
     if name == "parametric_exponential":
-        # DESIGN.md's example: n = 40, S(8 weeks) 0.95 vs 0.62 under exponential survival
+        # docs/design.md's example (exponential arms, "Why simulated and analytic power differ"): n = 40,
+        # S(8 weeks) 0.95 vs 0.62
         control = ParametricArm.from_survival(0.62, at=8.0)
         experimental = ParametricArm.from_survival(0.95, at=8.0)
         return [(DiseaseModel(arms=(experimental, control)), Trial(n=40))]

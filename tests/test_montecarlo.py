@@ -1,5 +1,8 @@
 """Monte Carlo layer: the same seed gives the same numbers whatever the workers; chunks are pure."""
 
+import itertools
+import types
+
 import numpy as np
 import pytest
 
@@ -39,10 +42,24 @@ def test_same_seed_same_numbers_for_any_jobs_and_backend(force_pool):
     assert one.seed == two.seed == 11 and one.n_chunks == 4
 
 
-def test_small_runs_stay_in_process():
-    # A pool is only started when the measured chunks say it pays off; the parametric trial is too quick
+def _clock(monkeypatch, seconds_per_reading):
+    """A fake clock for the runner's pool decision: every reading advances it by the same step."""
+    ticks = itertools.count()
+    monkeypatch.setattr(mc, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * seconds_per_reading))
+
+
+def test_small_runs_stay_in_process(monkeypatch):
+    # A pool is only started when the measured chunks say it pays off: chunks of 0.01 s do not
+    _clock(monkeypatch, 0.01)
     quick = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=1, n_jobs=2)
     assert quick.n_workers == 1 and quick.backend == "in-process"
+
+
+def test_long_runs_start_a_pool(monkeypatch):
+    # chunks of 10 s: 20 s serially against 0.5 s to start a pool + 10 s on two workers
+    _clock(monkeypatch, 10.0)
+    slow = mc.run(MODEL, TRIAL, TwoArmDesign(), n_replicates=REPS, seed=1, n_jobs=2)
+    assert slow.n_workers == 2 and slow.backend == "loky"
 
 
 def test_a_chunk_alone_equals_its_slice_of_the_run():

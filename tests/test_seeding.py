@@ -63,7 +63,12 @@ def test_sample_size_reports_the_paired_step_with_its_standard_error():
     # the step is the difference of the two powers, which come from the same replicates
     assert result.power_difference == pytest.approx(result.power_at_n - result.power_below, abs=1e-12)
     # paired: the per-replicate differences are 0 except where one size rejects and the other does not, so
-    # the paired s.e. is well below the unpaired sqrt(se_n^2 + se_below^2)
+    # the paired s.e. is well below the unpaired sqrt(se_n^2 + se_below^2) (a requirement: a clear gain)
     unpaired = np.hypot(result.standard_error_at_n, result.standard_error_below)
     assert 0 < result.standard_error_difference < 0.6 * unpaired
+    # and it is the standard error of the mean of those differences, recomputed here from the two runs
+    runs = [montecarlo.run(MODEL, Trial(n=n), TwoArmDesign(), n_replicates=2000, seed=3, n_jobs=1).outcome.success
+            for n in (result.n, result.n_below)]
+    d = runs[0].astype(float) - runs[1]
+    assert result.standard_error_difference == pytest.approx(d.std(ddof=1) / np.sqrt(d.size), rel=1e-12)
     assert result.power_at_n >= 0.6 > result.power_below
