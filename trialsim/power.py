@@ -212,8 +212,8 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     >>> arms = (ParametricArm.from_survival(0.95, 8.0), ParametricArm.from_survival(0.62, 8.0))
     >>> model = DiseaseModel(arms=arms, arm_names=("treatment", "control"))
     >>> result = power(model, Trial(n=40), n_replicates=2000, seed=1, n_jobs=1)
-    >>> 0.7 < result.power < 0.88 and round(result.analytic_power, 3)
-    0.905
+    >>> print(f"simulated {result.power:.2f} (s.e. {result.standard_error:.3f}), Schoenfeld {result.analytic_power:.3f}")
+    simulated 0.7... (s.e. 0.009), Schoenfeld 0.905
     """
     from .montecarlo import run
 
