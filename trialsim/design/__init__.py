@@ -1,0 +1,1 @@
+"""Exact group-sequential designs: boundaries, spending functions and survival designs with looks."""
