@@ -174,6 +174,8 @@ def cumulative_spending(spec: str | Spending, total: float, fractions) -> np.nda
 
 def _grid(r: int, mu: float, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     """Jennison and Turnbull's grid on (a, b) around the mean ``mu`` with Simpson weights (gsDesign gridpts)."""
+    if a >= b:
+        return np.zeros(1), np.zeros(1)
     i = np.arange(1, 6 * r, dtype=float)
     x = mu + np.where(i < r, -3.0 - 4.0 * np.log(r / i),
                       np.where(i <= 5 * r, -3.0 + 3.0 * (i - r) / (2.0 * r), 3.0 + 4.0 * np.log(r / (6 * r - i))))
@@ -387,6 +389,7 @@ class _Run:
     power: float           # P(cross the upper bound) at the drift of the run
     alpha: float           # type I error as designed (futility counted only when binding)
     crossed: int           # first look whose futility bound reached the efficacy bound (0: none)
+    short: int             # first look where binding futility left less than the alpha to spend (0: none)
 
 
 def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
@@ -397,7 +400,7 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
     st0 = _Stage.start(t[0], 0.0)
     st1 = _Stage.start(t[0], theta) if theta is not None else None
     spent0 = spent1 = power = 0.0
-    crossed = 0
+    crossed = short = 0
     for j in range(k):
         if eff.family in ("of", "pocock", "wt"):
             delta = {"of": 0.0, "pocock": 0.5}.get(eff.family, eff.parameter)
@@ -408,7 +411,11 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
             target = (cum_a[j] if cum_a is not None else plan.alpha) - spent0
             if target <= 0 and eff.family == "haybittle-peto":
                 raise invalid("efficacy", f"spends more than alpha = {plan.alpha:g} at the interims", eff.text)
-            b[j] = _efficacy_bound(st0, target, plan.sided, -_ZMAX, j + 1)
+            floor = 0.0 if plan.sided == 2 else -_ZMAX
+            if st0.upper(floor) + (st0.lower(-floor) if plan.sided == 2 else 0.0) <= target:
+                b[j], short = floor, short or j + 1
+            else:
+                b[j] = _efficacy_bound(st0, target, plan.sided, floor, j + 1)
         spent0 += st0.upper(b[j]) + (st0.lower(-b[j]) if plan.sided == 2 else 0.0)
         if st1 is not None and plan.fut is not None and j < k - 1:
             if plan.fut.family == "z":
@@ -433,7 +440,7 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
             st0 = st0.next(lo0, b[j], t[j], t[j + 1], 0.0, plan.r)
             if st1 is not None:
                 st1 = st1.next(max(lo, a[j]), b[j], t[j], t[j + 1], theta, plan.r)
-    return _Run(a, b, power, spent0, crossed)
+    return _Run(a, b, power, spent0, crossed, short)
 
 
 def _root(f, x0: float, step: float, lo_limit: float, hi_limit: float, field: str) -> float:
@@ -585,6 +592,9 @@ def group_sequential_design(information_fractions: Sequence[float], *, alpha: fl
     run = _run(plan, theta, c)
     if run.crossed:
         raise invalid("futility", f"reaches the efficacy bound at look {run.crossed}", futility)
+    if run.short:
+        raise invalid("futility", f"stops so many trials that alpha cannot be spent at look {run.short} "
+                      "(use binding=False or spend beta later)", futility)
     return _characteristics(plan, run, theta, z0, power, efficacy, futility)
 
 
