@@ -487,8 +487,11 @@ def prob_greater_sum(post_t: Beta, post_c: Beta) -> float:
 
 
 def prob_greater_quad(post_t: Beta, post_c: Beta) -> float:
-    """``P(p_T > p_C) = int_0^1 F_C(F_T^{-1}(u)) du`` by adaptive quadrature (``scipy.integrate.quad``) on the
-    quantile scale of ``p_T``, where the integrand is bounded and monotone for any positive parameters.
+    """``P(p_T > p_C)`` by adaptive quadrature (``scipy.integrate.quad``) on the quantile scale of ``p_T``:
+    ``P(p_T > p_C) = int_0^1 F_C(F_T^{-1}(u)) du`` and ``P(p_C > p_T) = int_0^1 S_C(F_T^{-1}(u)) du``, bounded
+    monotone integrands for any positive parameters. The smaller of the two (by the means) is integrated, with
+    break points where the integrand crosses the levels 1e-14 ... 1 - 1e-14, so that a probability near 0 keeps
+    its relative accuracy and a narrow transition is not missed.
 
     Examples
     --------
@@ -498,9 +501,14 @@ def prob_greater_quad(post_t: Beta, post_c: Beta) -> float:
     for field, dist in (("post_t", post_t), ("post_c", post_c)):
         if not isinstance(dist, Beta):
             raise invalid(field, "must be a Beta", dist)
-    val, _ = integrate.quad(lambda u: float(post_c.cdf(post_t.ppf(u))), 0.0, 1.0,
-                            epsabs=1e-13, epsrel=1e-12, limit=500)
-    return min(max(val, 0.0), 1.0)
+    t_larger = post_t.mean() >= post_c.mean()
+    tail = post_c.sf if t_larger else post_c.cdf
+    levels = (1e-14, 1e-10, 1e-6, 1e-3, 0.05, 0.5, 0.95, 1 - 1e-3, 1 - 1e-6, 1 - 1e-10)
+    points = sorted({u for u in (float(post_t.cdf(post_c.ppf(q))) for q in levels) if 1e-10 < u < 1.0 - 1e-10})
+    val = integrate.quad(lambda u: float(tail(post_t.ppf(u))), 0.0, 1.0, points=points or None,
+                         epsabs=1e-15, epsrel=1e-11, limit=1000, full_output=1)[0]
+    val = min(max(val, 0.0), 1.0)
+    return 1.0 - val if t_larger else val
 
 
 def prob_greater(post_t: BinaryPrior, post_c: BinaryPrior, method: str = "auto") -> float:
