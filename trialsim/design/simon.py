@@ -124,7 +124,7 @@ def single_stage_n(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8
     Examples
     --------
     >>> single_stage_n(0.1, 0.3)
-    (25, 4)
+    (25, 5)
     """
     p0, p1, alpha, power = _check_inputs(p0, p1, alpha, power)
     for n in range(1, n_max + 1):
