@@ -151,3 +151,33 @@ def test_bad_arguments_are_input_errors(call, field):
 def test_mixture_control_prior_is_accepted_everywhere():
     rule = BinaryBayesRule(5, 5, 0.9, prior_c=BetaMixture((0.5, 0.5), (Beta(3, 1), Beta(1, 3))))
     assert 0 <= rule.type_i_error(0.5) <= 1 and rule.ess()["control"] > 0
+
+
+def test_ctd_mas_numbers_in_docs_bayesian():
+    # docs/bayesian.md, sections 1-4: every CTD-MAS number there is recomputed here (4 decimals as printed)
+    assert round(prob_greater(jeffreys().update(19, 20), jeffreys().update(13, 21)), 4) == 0.9963
+    assert [round(w, 3) for w in ROBUST.update(13, 20).weights] == [0.916, 0.084]
+    assert [round(w, 3) for w in ROBUST.update(10, 20).weights] == [0.891, 0.109]
+    grid = [0.4, 0.5, 0.62, 0.7, 0.8, 0.9]
+    table = {  # control prior -> (type I error on the grid, power at p_C = 0.62 and 0.80 with p_T = 0.95)
+        "none": (uniform(), [0.0200, 0.0196, 0.0203, 0.0226, 0.0247, 0.0193], [0.782, 0.292]),
+        "power1": (borrowing_prior("power", x0=13, n0=21), [0.0009, 0.0040, 0.0161, 0.0340, 0.0863, 0.2121],
+                   [0.912, 0.696]),
+        "power05": (borrowing_prior("power", x0=13, n0=21, a0=0.5), [0.0034, 0.0076, 0.0168, 0.0276, 0.0461, 0.0863],
+                    [0.859, 0.490]),
+        "robust02": (borrowing_prior("robust", x0=13, n0=21, w_vague=0.2),
+                     [0.0063, 0.0070, 0.0164, 0.0275, 0.0445, 0.0516], [0.857, 0.441]),
+        "robust05": (borrowing_prior("robust", x0=13, n0=21, w_vague=0.5),
+                     [0.0125, 0.0105, 0.0169, 0.0275, 0.0422, 0.0285], [0.851, 0.368])}
+    for prior, t1, pw in table.values():
+        oc = conflict_oc(BinaryBayesRule(20, 20, 0.975, prior_c=prior), grid, p_t=0.95)
+        assert np.round(oc.type_i_error, 4).tolist() == t1
+        assert np.round(oc.power[[2, 4]], 3).tolist() == pw
+    worst, where = BinaryBayesRule(20, 20, 0.975).max_type_i_error()
+    assert (round(worst, 4), round(where, 3)) == (0.0249, 0.826)
+    single = SingleArmBayesRule(20, 0.975, control=Beta(14, 9))
+    assert single.k_star == 18
+    assert np.round(single.success_probability([0.62, 0.8, 0.9, 0.95]), 3).tolist() == [0.006, 0.206, 0.677, 0.925]
+    fixed = SingleArmBayesRule(20, 0.975, control=13 / 21)
+    assert fixed.k_star == 17
+    assert np.round(fixed.success_probability([0.62, 0.8, 0.9, 0.95]), 3).tolist() == [0.024, 0.411, 0.867, 0.984]

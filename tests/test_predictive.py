@@ -204,3 +204,18 @@ def test_bad_search_and_pp_input():
     with pytest.raises(InputError) as err:
         search_predictive_design(0.2, 0.4, n_range=range(5, 8), theta_t_grid=(0.9,), theta_l_grid=(0.01,))
     assert err.value.field == "n_range"
+
+
+@pytest.mark.slow
+def test_ctd_mas_numbers_in_docs_bayesian():
+    # docs/bayesian.md, section 6
+    assert final_success_threshold(25, 0.62, 0.9) == 19
+    assert round(predictive_probability(9, 10, 25, 0.62, 0.9), 3) == 0.907
+    assert round(predictive_probability(6, 10, 25, 0.62, 0.9), 3) == 0.085
+    res = search_predictive_design(0.62, 0.85, 0.05, 0.8, n_range=range(15, 61))
+    d = res.design
+    assert (d.n_max, d.theta_t, d.theta_l, d.k_star) == (24, 0.9, 0.154, 19)
+    assert d.futility_bounds[0] == 6 and d.futility_bounds[-1] == 17 and d.looks[-1] == 23
+    assert (round(res.oc0["reject"], 4), round(res.oc1["reject"], 3)) == (0.0473, 0.802)
+    assert (round(res.oc0["pet"], 3), round(res.oc1["pet"], 3)) == (0.941, 0.185)
+    assert (round(res.oc0["en"], 1), round(res.oc1["en"], 1)) == (12.5, 22.2)

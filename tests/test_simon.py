@@ -167,3 +167,11 @@ def test_simon_oc_bad_input(args, field):
 def test_vector_p():
     oc = simon_oc(1, 10, 5, 29, np.array([0.1, 0.3]))
     assert oc["reject"].shape == (2,) and oc["reject"][1] >= 0.8
+
+
+def test_ctd_mas_designs_in_docs_bayesian():
+    # docs/bayesian.md, section 5: p0 = 13/21 rounded to 0.62, p1 = 0.85, alpha 0.05, power 0.80
+    opt, mm = simon_design(0.62, 0.85), simon_design(0.62, 0.85, kind="minimax")
+    assert (opt.r1, opt.n1, opt.r, opt.n, round(opt.en0, 2), round(opt.pet0, 3)) == (6, 9, 20, 27, 13.88, 0.729)
+    assert (mm.r1, mm.n1, mm.r, mm.n, round(mm.en0, 2), round(mm.pet0, 3)) == (14, 19, 18, 24, 19.48, 0.904)
+    assert single_stage_n(0.62, 0.85) == (25, 19)

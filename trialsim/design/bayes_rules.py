@@ -23,8 +23,8 @@ Defaults and why: uniform ``Beta(1, 1)`` analysis priors (ESS 2, small against 2
 ``>`` comparison with the threshold (a threshold of 0.975 then behaves like a one-sided 2.5% test with flat
 priors); table entries within 1e-9 of the threshold are recomputed with the exact scalar formula.
 
-References: Berry SM, Carlin BP, Lee JJ, Mueller P. Bayesian Adaptive Methods for Clinical Trials. CRC 2010,
-ch. 2; Schmidli H et al. Biometrics 2014;70:1023-1032 (robust priors, prior-data conflict).
+References: Berry SM, Carlin BP, Lee JJ, Mueller P. Bayesian Adaptive Methods for Clinical Trials. CRC 2010;
+Schmidli H et al. Biometrics 2014;70:1023-1032 (robust priors, prior-data conflict).
 """
 
 from __future__ import annotations

@@ -16,14 +16,15 @@ Operating characteristics are exact: the distribution of the response count amon
 carried from look to look by convolution with the binomial distribution of the new patients' responses, and
 the mass crossing a boundary is removed (Lee and Liu's "exact computation").
 
-Design search (Lee and Liu, section "Design"): for each maximum ``N`` in increasing order, every pair
+Design search (after Lee and Liu's search over Nmax, theta_T and theta_L): for each maximum ``N`` in increasing order, every pair
 ``(theta_T, theta_L)`` of the grids; the design is the smallest ``N`` with a pair meeting the type I error
 ``alpha`` at ``p0`` and the power at ``p1``; among that ``N``'s pairs the one with the smallest expected sample
 size under ``p0`` (then the larger power, then the smaller ``theta_T`` and ``theta_L``).
 
-Defaults and why: monitoring after every patient from the 10th (continuous monitoring, as in the paper,
-after a minimum number of patients; give ``looks`` to change it); no efficacy stopping (``theta_U = None``,
-as in the paper's designs); comparisons strict (``>``, ``<``), as in the paper's formulas.
+Defaults and why: monitoring after every patient from the 10th (continuous monitoring after a minimum number
+of patients; give ``looks`` to change it); futility stopping only (``theta_U = None``; efficacy stopping is
+optional); comparisons strict (``>``, ``<``); R's phase1b and ph2bayes count equality as success, which gives
+the same values whenever no probability equals a threshold exactly.
 """
 
 from __future__ import annotations
