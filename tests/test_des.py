@@ -409,3 +409,83 @@ def test_batch_summary_counts_one_trial():
         assert row["response"]["CR"] == (week8 == CR).sum() and row["response"]["dead"] == (week8 == DEAD).sum()
         assert row["infections"] == np.isfinite(batch.infection_time[0][mine]).sum()
         assert row["median_dose"] == pytest.approx(float(np.nanmedian(batch.dose[0][mine][:, 7])))
+
+
+# ------------------------------------------------------------------------ survival-only mode vs full mode
+
+
+def _relapsing_model(death_hazard: float = 0.3) -> DiseaseModel:
+    # Many transitions per patient (relapse), past the pre-drawn pool: the walk must refill as the process does.
+    process = ResponseProcess(refractory_fraction=0.1, rate_nr_pr=2.0, rate_pr_cr=1.0, relapse_rate=1.5,
+                              death_hazard_nr=death_hazard)
+    return DiseaseModel(arms=(ArmModel(response=process),), arm_names=("only",))
+
+
+_MODES_MODELS = {
+    "standin": standin_model(death_hazard_ratio_by_disease=(1.0, 2.0, 0.5)),
+    "exponential": exponential_model(0.03, 0.12),
+    "mixed": DiseaseModel(arms=(standin_model().arms[0], ParametricArm(hazards=(0.2, 0.02), breaks=(2.0,)))),
+}
+_MODES_TRIALS = {
+    "complete, dropout": Trial(n=30, dropout_hazard=(0.05, 0.02)),
+    "calendar on the end of follow-up": Trial(n=30, analysis="calendar", analysis_time=8.0),
+    "calendar, poisson": Trial(n=30, accrual=Accrual(kind="poisson", rate=2.0), dropout_hazard=(0.03, 0.03),
+                               analysis="calendar", analysis_time=9.5),
+    "events, instant": Trial(n=30, analysis="events", target_events=6),
+    "events, poisson": Trial(n=30, accrual=Accrual(kind="poisson", rate=1.5), analysis="events", target_events=10),
+}
+
+
+@pytest.mark.parametrize("trial_name", sorted(_MODES_TRIALS))
+@pytest.mark.parametrize("model_name", sorted(_MODES_MODELS))
+def test_survival_only_mode_equals_the_event_by_event_mode(model_name, trial_name):
+    # Without detail or event log the engine schedules deaths only and walks the paths at enrolment; with the
+    # event log every transition and every end of follow-up is an event. Same trials, bit for bit.
+    model, trial = _MODES_MODELS[model_name], _MODES_TRIALS[trial_name]
+    fast = des.simulate(model, trial, n_replicates=60, seed=21)
+    full = des.simulate(model, trial, n_replicates=60, seed=21, events_log=True)
+    one = des.simulate(model, trial, n_replicates=60, seed=21, trials_per_env=1)
+    for name in ("time", "event", "censor_reason", "analysis_time"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(full, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(fast, name), getattr(one, name), err_msg=name)
+    assert fast.events_log is None
+
+
+def test_survival_only_mode_with_relapse_and_the_clock_fallback(monkeypatch):
+    # Random entry times: a death's clock (the sum of the process's delays) is now and then out of reach of one
+    # delay from the enrolment clock; that patient gets the full-mode process. Count those and compare.
+    model = _relapsing_model()
+    for target in (None, 40):
+        trial = Trial(n=40, allocation=(1,), dropout_hazard=(0.02,), accrual=Accrual(kind="poisson", rate=2.0),
+                      analysis="events" if target else "complete", target_events=target)
+        fallbacks = []
+        original = des._chain_patient
+        monkeypatch.setattr(des, "_chain_patient", lambda *a: fallbacks.append(a[3]) or original(*a))
+        fast = des.simulate(model, trial, n_replicates=300, seed=1)
+        monkeypatch.setattr(des, "_chain_patient", original)
+        full = des.simulate(model, trial, n_replicates=300, seed=1, events_log=True)
+        assert len(fallbacks) > 0  # about 50 with these numbers
+        for name in ("time", "event", "censor_reason", "analysis_time"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(full, name), err_msg=name)
+
+
+def test_delay_to_lands_exactly_or_says_it_cannot():
+    assert des._delay_to(0.0, 7.3) == 7.3 and des._delay_to(3.0, 3.5) == 0.5
+    rng = np.random.default_rng(3)
+    unreachable = 0
+    for now, u1, u2 in rng.uniform(0.0, 5.0, size=(2000, 3)).tolist():
+        at = (now + u1) + ((u1 + u2) - u1)  # a clock after two timeouts, as a process adds them
+        d = des._delay_to(now, at)
+        if d is not None:
+            assert now + d == at
+            continue
+        unreachable += 1
+        d = at - now
+        for _ in range(8):  # no float near at - now reaches it either
+            d = math.nextafter(d, -math.inf)
+        for _ in range(16):
+            assert now + d != at
+            d = math.nextafter(d, math.inf)
+    assert 0 < unreachable < 200
+    # now + d for the two floats d around at - now falls half-way between floats and rounds away from `at`
+    assert des._delay_to(0.3794069576058082, 1.9796738141814962) is None

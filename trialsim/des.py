@@ -2,16 +2,53 @@
 
 The reference engine. Each simulated trial is a set of simpy processes in one :class:`simpy.Environment`:
 
-- an *accrual* process that enrols patients at their calendar entry times and starts one process each;
-- one *patient* process per patient: a generator that moves through the multi-state model (NR -> PR -> CR,
-  death from every state), attends the scheduled assessments (where the response is observed and the
-  glucocorticoid dose adjusted), may catch CMV, may be lost to follow-up, and ends at death, at the end of
-  follow-up or at the data cut;
+- an *accrual* process that enrols patients at their calendar entry times;
+- the patients (below), who end at death, at the end of follow-up, when lost to follow-up or at the data cut;
 - for a calendar analysis, a *data cut* process that fires at the analysis date. For an events-driven
   analysis the patient whose death is the ``target_events``-th one sets the cut.
 
 Several trials share one environment (they never interact; it saves the per-environment overhead and keeps
 the event heap short). State lives in per-environment objects, never at module level.
+
+What is scheduled
+-----------------
+Full mode (``detail=True`` or ``events_log=True``): the accrual process starts one *patient* process per
+patient, a generator that moves through the multi-state model (NR -> PR -> CR, death from every state),
+attends the scheduled assessments (where the response is observed and the glucocorticoid dose adjusted), may
+catch CMV and may be lost to follow-up, with one timeout per event: every transition, visit, infection,
+death, end of follow-up or loss is a simpy event, and each writes its event-log row when it happens.
+
+Survival-only mode (neither): what is observed is each patient's time, event and censoring reason, and the
+data cut. Between enrolment and death nothing can observe a patient's moves between living states (no
+visits, no infection, no log), so the events scheduled are only those that can change what is observed:
+
+- the accrual process's timeouts, one per distinct entry time (enrolment, and where it stops at the cut);
+- one *death* event per patient who dies before the end of their follow-up: at enrolment the accrual process
+  walks the patient's chain in plain Python with the same pooled numbers as the patient process and
+  schedules a timeout to the death, with a handler that counts the death, sets the events-driven cut at the
+  ``target_events``-th one, or censors the patient at the cut if the cut came first;
+- the calendar cut process, as in full mode.
+
+A survivor's end of follow-up (or loss) changes nothing another process can see, so it is recorded at
+enrolment with the clock value its event would have had; after the run, a survivor whose end comes later on
+the clock than the cut (the calendar date, or the clock of the death that set the events-driven cut) is
+censored at the cut, as its process would have been.
+
+Why the results are the same, bit for bit: the draws are those of full mode (all drawn up front, below), and
+the walk repeats the patient process's arithmetic, including its clock: the clock after each transition is
+the clock before plus ``t - u``, as the process's timeouts add it, so a death event fires, and a survivor's end
+is compared with the cut, at exactly the clock value of full mode, and events are ordered as they were. Where
+no single delay from the enrolment clock lands on that value (the sum falls half-way between two floats: a
+few deaths in ten thousand with random entry times, none with instant accrual), that patient gets the
+full-mode patient process instead. What can still differ is the order of two events of different patients at
+exactly the same clock value, a tie of continuous times (probability zero). The ties that do occur by
+construction are kept: a death or an end of follow-up exactly on a calendar cut date is observed (its event
+was scheduled before the cut's second, zero-length wait), and events after the events-driven cut are
+censored. ``tests/test_des.py`` checks the two modes against each other.
+
+One known inconsistency is kept as it was, so that results do not change: with ``detail``, a patient alive at
+a visit that falls on both the end of follow-up and a calendar cut date is censored at the cut (the end comes
+after the visit by a zero-length wait, scheduled after the cut's), while without detail the end is observed.
 
 Random numbers
 --------------
@@ -35,7 +72,7 @@ gets the same numbers whatever n is (common random numbers across n):
 A patient who makes more than ``K`` transitions (possible only with relapse) takes the next numbers from
 :meth:`trialsim.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
 how many trials share an environment, or on ``detail``: the survival fields are identical with and without
-detail.
+detail (but for the inconsistency above).
 
 Observation rules (the engines' contract)
 -----------------------------------------
@@ -58,7 +95,7 @@ from . import seeding
 from .seeding import POOL_SIZE, JumpPools, patient_draws
 from ._enrolment import draw_baseline, draw_entry, randomise
 from .data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
-from .model import CR, DEAD, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
+from .model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
 __all__ = ["simulate", "simulate_chunk", "ENGINE", "POOL_SIZE", "EVENT_LOG_COLUMNS"]
 
@@ -66,6 +103,8 @@ ENGINE = "des"
 #: Columns of a row of ``TrialBatch.events_log``.
 EVENT_LOG_COLUMNS = ("replicate", "time", "patient", "event", "detail")
 _PATIENTS_PER_ENV = 100
+_PATIENTS_PER_ENV_SURVIVAL = 1000
+_N_STRATA = len(DISEASES)
 _INF = math.inf
 _STATE_NAMES = ("NR", "PR", "CR", "dead")
 
@@ -74,9 +113,13 @@ _STATE_NAMES = ("NR", "PR", "CR", "dead")
 
 
 class _TrialState:
-    """One trial inside an environment: its indices, death count and data cut (calendar time or None)."""
+    """One trial inside an environment: its indices, death count and data cut (calendar time or None).
 
-    __slots__ = ("index", "local", "replicate", "n_deaths", "cut")
+    ``cut_clock`` is the environment's clock when the cut came (survival-only mode: survivors whose end of
+    follow-up falls later on that clock are censored at the cut after the run).
+    """
+
+    __slots__ = ("index", "local", "replicate", "n_deaths", "cut", "cut_clock")
 
     def __init__(self, index: int, local: int, replicate: int) -> None:
         self.index = index  # within the environment
@@ -84,16 +127,20 @@ class _TrialState:
         self.replicate = replicate  # within the run (a label)
         self.n_deaths = 0
         self.cut: float | None = None
+        self.cut_clock = _INF
 
 
 class _Run:
-    """Everything the processes of one environment read and write (plain lists: scalar access is fast)."""
+    """Everything the processes of one environment read and write (plain lists: scalar access is fast).
+
+    Patient ``g = trial index * n + k`` (k in enrolment order) within the environment.
+    """
 
     __slots__ = ("n", "n_visits", "visits", "target_events", "detail", "log", "arm",
                  "stratum", "stayer", "pool_e", "pool_u", "stop", "stop_reason", "death_time", "dose_start",
                  "infection_e", "chain", "factors", "infection_hazard", "dose_dependent", "reference_dose",
                  "parametric", "pools", "entry", "time", "event", "reason", "response", "dose",
-                 "infection_time", "arm_names")
+                 "infection_time", "arm_names", "trials", "path", "clock_end")
 
     def censor_at_cut(self, tr: _TrialState, g: int, entry: float, patient: int) -> None:
         self.time[g] = max(tr.cut - entry, 0.0)
@@ -107,11 +154,12 @@ class _Run:
 
 
 def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
-    """A patient of an :class:`ArmModel` arm, in time ``u`` since entry (weeks)."""
+    """A patient of an :class:`ArmModel` arm, in time ``u`` since entry (weeks): every event (full mode)."""
     log, timeout = run.log, env.timeout
     arm = run.arm[g]
     total, rows = run.chain[arm][run.stratum[g]][run.stayer[g]]
-    es, us = run.pool_e[g], run.pool_u[g]
+    b = g * POOL_SIZE
+    es, us = run.pool_e[b:b + POOL_SIZE], run.pool_u[b:b + POOL_SIZE]
     k, refills = 0, 0
     stop, stop_reason = run.stop[g], run.stop_reason[g]
     state, u = NR, 0.0
@@ -174,6 +222,7 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
                 tr.n_deaths += 1
                 if tr.n_deaths == run.target_events:
                     tr.cut = entry + u  # not env.now: the clock sums delays, rounding differently
+                    tr.cut_clock = env.now
                 return
             if log is not None:
                 log.append((tr.replicate, entry + u, patient, "transition",
@@ -213,6 +262,7 @@ def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, e
         tr.n_deaths += 1
         if tr.n_deaths == run.target_events:
             tr.cut = entry + u_death
+            tr.cut_clock = env.now
     else:
         run.time[g], run.reason[g] = stop, run.stop_reason[g]
         if log is not None:
@@ -223,7 +273,7 @@ _REASON_EVENT = {END_OF_FOLLOW_UP: "end_of_follow_up", LOST: "lost_to_follow_up"
 
 
 def _accrual(env, run: _Run, tr: _TrialState):
-    """Enrol the trial's patients at their entry times; stop at the data cut."""
+    """Enrol the trial's patients at their entry times, one process each; stop at the data cut (full mode)."""
     n = run.n
     g0 = tr.index * n
     now = 0.0
@@ -246,6 +296,117 @@ def _calendar_cut(env, trials: list[_TrialState], when: float):
     yield env.timeout(0.0)
     for tr in trials:
         tr.cut = when
+        tr.cut_clock = when
+
+
+def _delay_to(now: float, at: float) -> float | None:
+    """The delay ``d`` with ``now + d == at`` in floating point (simpy schedules at ``now + delay``), or None.
+
+    ``at - now`` is almost always it; when it is one unit in the last place off, a neighbour is. None when no
+    float reaches ``at`` from ``now`` (the sum of the two falls half-way between floats on either side).
+    """
+    d = at - now
+    while now + d > at:
+        d = math.nextafter(d, -_INF)
+    while now + d < at:
+        d = math.nextafter(d, _INF)
+    return d if now + d == at else None
+
+
+def _accrual_survival(env, run: _Run, tr: _TrialState, on_death):
+    """Survival only: enrol the trial's patients at their entry times, each with their death event, if any.
+
+    Nothing observes a patient's moves between living states, so each patient's path is walked at enrolment in
+    plain Python with the process's own clock arithmetic (the clock after each transition is the clock before
+    plus ``t - u``, as :func:`_chain_patient`'s timeouts add it), and only the death is scheduled, at that exact
+    clock. A survivor's end is recorded here and, if a data cut comes before it on the clock, censored at the
+    cut after the run (:func:`_censor_survivors`).
+    """
+    n = run.n
+    g0 = tr.index * n
+    entry, stop, stop_reason, death_time, path = run.entry, run.stop, run.stop_reason, run.death_time, run.path
+    time, reason, clock_end = run.time, run.reason, run.clock_end
+    pool_e, pool_u = run.pool_e, run.pool_u
+    timeout = env.timeout
+    now = clock = 0.0
+    for g in range(g0, g0 + n):
+        t = entry[g]
+        if t > now:
+            yield timeout(t - now)
+            now, clock = t, env.now
+            if tr.cut is not None:
+                return
+        s = stop[g]
+        tables = path[g]
+        if tables is None:  # ParametricArm: death at the pre-drawn time unless follow-up ends first
+            u = death_time[g]
+            if u < s:
+                time[g] = u
+                timeout(u, g).callbacks.append(on_death)
+                continue
+            c = clock + s
+        else:  # ArmModel: the chain, jump by jump, with the pooled numbers of _chain_patient
+            total, rows = tables
+            rate = total[NR]
+            k = g * POOL_SIZE  # position in the pools
+            u_next = pool_e[k] / rate if rate > 0 else _INF
+            u, c = 0.0, clock
+            if u_next < s:
+                es, us, last = pool_e, pool_u, k + POOL_SIZE
+                state, refills = NR, 0
+                while True:
+                    c += u_next - u
+                    u = u_next
+                    x = us[k] * rate
+                    for cum, dest in rows[state]:
+                        if x < cum:
+                            break
+                    k += 1
+                    if dest == DEAD:
+                        break
+                    state, rate = dest, total[dest]
+                    if k == last:
+                        refills += 1
+                        es, us = run.refill(tr, g - g0, refills)
+                        k, last = 0, POOL_SIZE
+                    u_next = u + es[k] / rate if rate > 0 else _INF
+                    if not u_next < s:
+                        break
+                if dest == DEAD:
+                    d = c - clock
+                    if clock + d != c:
+                        d = _delay_to(clock, c)
+                        if d is None:  # (rare) no single delay lands on the clock of the death: the
+                            # patient's own process walks the path in simulated time, as in full mode
+                            env.process(_chain_patient(env, run, tr, g, g - g0, t))
+                            continue
+                    time[g] = u
+                    timeout(d, g).callbacks.append(on_death)
+                    continue
+            c += s - u
+        time[g], reason[g] = s, stop_reason[g]
+        if clock_end is not None:
+            clock_end[g] = c
+
+
+def _death_callback(env, run: _Run):
+    """The handler of a survival-only death event: the death is observed unless the data cut came first."""
+    time, event, reason, entry, trials, n, target = (run.time, run.event, run.reason, run.entry, run.trials, run.n,
+                                                     run.target_events)
+
+    def on_death(ev) -> None:
+        g = ev.value
+        tr = trials[g // n]
+        if tr.cut is not None:
+            time[g] = max(tr.cut - entry[g], 0.0)  # reason stays DATA_CUT
+            return
+        event[g], reason[g] = True, DIED
+        tr.n_deaths += 1
+        if tr.n_deaths == target:
+            tr.cut = entry[g] + time[g]
+            tr.cut_clock = env.now
+
+    return on_death
 
 
 # --------------------------------------------------------------------------------------- the arm tables
@@ -333,33 +494,52 @@ def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: d
 
 
 def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, first_replicate):
-    """Simulate replicates ``lo:hi`` of the chunk in one environment; write their results into ``out``."""
+    """Simulate replicates ``lo:hi`` of the chunk in one environment; write their results into ``out``.
+
+    Full mode (``detail`` or an event log) runs one process per patient with every event; survival-only mode
+    runs :func:`_accrual_survival` (see the module docstring).
+    """
     n = trial.n
-    visits = [v for v in model.visit_times if v <= trial.follow_up] if detail else []
+    survival_only = not detail and log is None
     env = simpy.Environment()
     run = _Run()
     run.n, run.n_visits = n, len(model.visit_times)
-    run.visits, run.detail, run.log = visits, detail, log
+    run.visits = [v for v in model.visit_times if v <= trial.follow_up] if detail else []
+    run.detail, run.log = detail, log
     run.target_events = trial.target_events if trial.analysis == "events" else 0
     (run.chain, run.factors, run.infection_hazard, run.dose_dependent, run.reference_dose,
      run.parametric) = tables
     run.arm_names = model.arm_names
     run.pools = draws["pools"]
     flat = lambda name: draws[name][lo:hi].reshape(-1).tolist()  # noqa: E731
-    run.arm, run.stratum, run.stayer = flat("arm"), flat("stratum"), flat("stayer")
-    run.entry, run.stop, run.stop_reason = flat("entry"), flat("stop"), flat("stop_reason")
-    run.death_time, run.dose_start, run.infection_e = flat("death_time"), flat("dose_start"), flat("infection_e")
-    run.pool_e = draws["pool_e"][lo:hi].reshape(-1, POOL_SIZE).tolist()
-    run.pool_u = draws["pool_u"][lo:hi].reshape(-1, POOL_SIZE).tolist()
+    run.arm, run.entry, run.stop, run.stop_reason = flat("arm"), flat("entry"), flat("stop"), flat("stop_reason")
+    run.stratum, run.stayer = flat("stratum"), flat("stayer")
+    run.death_time = flat("death_time")
+    chain_arms = not all(run.parametric)
+    # flat lists: patient g's pooled numbers are items g * POOL_SIZE + k
+    run.pool_e = flat("pool_e") if chain_arms else []
+    run.pool_u = flat("pool_u") if chain_arms else []
     size = (hi - lo) * n
     run.time, run.event, run.reason = [0.0] * size, [False] * size, [DATA_CUT] * size
-    n_cells = size * run.n_visits if detail else 0
-    run.response, run.dose = [NOT_OBSERVED] * n_cells, [math.nan] * n_cells
-    run.infection_time = [_INF] * size if detail else []
-
     trials = [_TrialState(i, lo + i, first_replicate + lo + i) for i in range(hi - lo)]
-    for tr in trials:
-        env.process(_accrual(env, run, tr))
+    run.trials = trials
+
+    if survival_only:
+        # per patient: the chain tables of their arm, stratum and stayer status (None: a ParametricArm)
+        cells = [None if chain is None else chain[s][stayer]
+                 for chain in run.chain for s in range(_N_STRATA) for stayer in (0, 1)]
+        run.path = [cells[c] for c in flat("path")]
+        run.clock_end = [-_INF] * size if trial.analysis != "complete" else None
+        on_death = _death_callback(env, run)
+        for tr in trials:
+            env.process(_accrual_survival(env, run, tr, on_death))
+    else:
+        run.dose_start, run.infection_e = (flat("dose_start"), flat("infection_e")) if detail else ([], [])
+        n_cells = size * run.n_visits if detail else 0
+        run.response, run.dose = [NOT_OBSERVED] * n_cells, [math.nan] * n_cells
+        run.infection_time = [_INF] * size if detail else []
+        for tr in trials:
+            env.process(_accrual(env, run, tr))
     if trial.analysis == "calendar":
         env.process(_calendar_cut(env, trials, float(trial.analysis_time)))
     env.run()
@@ -369,10 +549,28 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
     out["event"][lo:hi] = np.asarray(run.event).reshape(shape)
     out["censor_reason"][lo:hi] = np.asarray(run.reason, dtype=np.int8).reshape(shape)
     out["cut"][lo:hi] = [np.inf if tr.cut is None else tr.cut for tr in trials]
+    if survival_only and run.clock_end is not None:
+        _censor_survivors(out, draws["entry"], np.asarray(run.clock_end).reshape(shape),
+                          np.array([tr.cut_clock for tr in trials]), lo, hi)
     if detail:
         out["response"][lo:hi] = np.asarray(run.response, dtype=np.int8).reshape(*shape, -1)
         out["dose"][lo:hi] = np.asarray(run.dose).reshape(*shape, -1)
         out["infection_time"][lo:hi] = np.asarray(run.infection_time).reshape(shape)
+
+
+def _censor_survivors(out: dict, entry: np.ndarray, clock_end: np.ndarray, cut_clock: np.ndarray, lo: int,
+                      hi: int) -> None:
+    """Survival-only mode: censor at the cut the survivors whose end came after it on the clock.
+
+    A survivor's end of follow-up (or loss) is observed when it comes on the environment's clock no later than
+    the cut, as its event would have been (it was scheduled before the cut's instant); else the patient is
+    censored at the cut, as :meth:`_Run.censor_at_cut` does.
+    """
+    late = clock_end > cut_clock[:, None]  # -inf for patients who died or were never enrolled
+    if late.any():
+        time, reason, cut = out["time"][lo:hi], out["censor_reason"][lo:hi], out["cut"][lo:hi]
+        time[late] = np.maximum(cut[:, None] - entry[lo:hi], 0.0)[late]
+        reason[late] = DATA_CUT
 
 
 def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail: bool) -> dict:
@@ -439,8 +637,9 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
         Keep the event log: rows ``(replicate, calendar time, patient, event, detail)``, in time order
         within each replicate; trial-level rows (the analysis) have patient -1.
     trials_per_env
-        Trials sharing one simpy environment (default: about 1000 patients per environment). Speed only:
-        results do not depend on it.
+        Trials sharing one simpy environment (default: about 100 patients per environment with detail or an
+        event log, about 1000 without, where the event heap holds only deaths). Speed only: results do not
+        depend on it.
 
     Returns
     -------
@@ -459,7 +658,10 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
         out["infection_time"] = np.empty((n_replicates, n))
     tables = _arm_tables(model, trial)
     log = [] if events_log else None
-    step = trials_per_env or max(1, _PATIENTS_PER_ENV // n)
+    if not detail and log is None:  # the cell of _run_environment's chain tables: (arm, stratum, stayer)
+        draws["path"] = (draws["arm"].astype(np.intp) * _N_STRATA + draws["stratum"]) * 2 + draws["stayer"]
+    per_env = _PATIENTS_PER_ENV if detail or log is not None else _PATIENTS_PER_ENV_SURVIVAL
+    step = trials_per_env or max(1, per_env // n)
     for lo in range(0, n_replicates, step):
         _run_environment(model, trial, tables, draws, out, lo, min(lo + step, n_replicates), detail=detail,
                          log=log, first_replicate=first_replicate)
