@@ -44,6 +44,7 @@ __all__ = [
 GRID_R = 32
 _EFFICACY = ("of", "pocock", "wt:DELTA", "ld-of", "ld-pocock", "hsd:GAMMA", "kd:RHO", "haybittle-peto")
 _FUTILITY = ("ld-of", "ld-pocock", "hsd:GAMMA", "kd:RHO", "z:VALUES")
+_SPENDING = ("ld-of", "ld-pocock", "hsd", "kd")
 _XTOL = 1e-13
 _ZMAX = 40.0
 
@@ -68,7 +69,7 @@ class Spending:
     @property
     def is_spending_function(self) -> bool:
         """Whether the bounds come from a spending function (Lan and DeMets 1983)."""
-        return self.family in ("ld-of", "ld-pocock", "hsd", "kd")
+        return self.family in _SPENDING
 
 
 def _number(field: str, spec: str, text: str) -> float:
@@ -332,6 +333,8 @@ def bounds_from_spending(information_fractions, cumulative_alpha, *, futility_z=
     """
     t = _fractions(information_fractions)
     k = t.size
+    if sided not in (1, 2) or isinstance(sided, bool):
+        raise invalid("sided", "must be 1 or 2", sided)
     cum = np.asarray(cumulative_alpha, dtype=float)
     if cum.shape != (k,) or np.any(np.diff(np.concatenate(([0.0], cum))) < 0) or cum[-1] >= 1 or cum[-1] <= 0:
         raise invalid("cumulative_alpha", "must be non-decreasing, one per look, ending in (0, 1)",
@@ -371,16 +374,6 @@ class _Plan:
     binding: bool
     r: int
 
-    def efficacy_cumulative(self) -> np.ndarray | None:
-        if not self.eff.is_spending_function:
-            return None
-        return self.sided * cumulative_spending(self.eff, self.alpha / self.sided, self.t)
-
-    def futility_cumulative(self) -> np.ndarray | None:
-        if self.fut is None or not self.fut.is_spending_function:
-            return None
-        return cumulative_spending(self.fut, self.beta, self.t)
-
 
 @dataclass(frozen=True)
 class _Run:
@@ -395,7 +388,9 @@ class _Run:
 def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
     """Bounds look by look at drift ``theta`` (None: efficacy only) and Wang-Tsiatis constant ``c``."""
     t, k, eff = plan.t, plan.t.size, plan.eff
-    cum_a, cum_b = plan.efficacy_cumulative(), plan.futility_cumulative()
+    spends = eff.is_spending_function
+    cum_a = plan.sided * cumulative_spending(eff, plan.alpha / plan.sided, t) if spends else None
+    cum_b = cumulative_spending(plan.fut, plan.beta, t) if plan.fut and plan.fut.is_spending_function else None
     a, b = np.full(k, -math.inf), np.empty(k)
     st0 = _Stage.start(t[0], 0.0)
     st1 = _Stage.start(t[0], theta) if theta is not None else None
