@@ -116,3 +116,16 @@ def test_monte_carlo_outcomes_are_paired_across_n():
     paired_se = d.std(ddof=1) / math.sqrt(r)
     independent_se = math.sqrt(small.var() / r + large.var() / r)
     assert paired_se < 0.6 * independent_se, (paired_se, independent_se)
+
+
+def test_a_cut_on_the_last_visit_day_ends_follow_up_in_every_mode():
+    # A calendar cut at week 8 = the end of follow-up = the last visit: survivors complete their follow-up (the
+    # visit on the last day ends it), in the DES with and without detail and in the vectorised engine
+    model, trial = default_model(), replace(default_trial(40), analysis="calendar", analysis_time=8.0)
+    plain = des.simulate(model, trial, n_replicates=200, seed=8)
+    full = des.simulate(model, trial, n_replicates=200, seed=8, detail=True)
+    fast = vectorized.simulate(model, trial, n_replicates=200, seed=8, detail=True)
+    for name in SURVIVAL_FIELDS:
+        np.testing.assert_array_equal(getattr(full, name), getattr(plain, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name), err_msg=name)
+    assert not np.any(plain.censor_reason == 3)  # no DATA_CUT: nobody is followed past the cut

@@ -46,9 +46,9 @@ construction are kept: a death or an end of follow-up exactly on a calendar cut 
 was scheduled before the cut's second, zero-length wait), and events after the events-driven cut are
 censored. ``tests/test_des.py`` checks the two modes against each other.
 
-One known inconsistency is kept as it was, so that results do not change: with ``detail``, a patient alive at
-a visit that falls on both the end of follow-up and a calendar cut date is censored at the cut (the end comes
-after the visit by a zero-length wait, scheduled after the cut's), while without detail the end is observed.
+A visit on the last day of follow-up ends the patient's follow-up with it (no second, zero-length wait), so a
+patient alive at a visit that falls on both the end of follow-up and a calendar cut date has the end of
+follow-up observed, with or without detail.
 
 Random numbers
 --------------
@@ -72,7 +72,7 @@ gets the same numbers whatever n is (common random numbers across n):
 A patient who makes more than ``K`` transitions (possible only with relapse) takes the next numbers from
 :meth:`trialsim.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
 how many trials share an environment, or on ``detail``: the survival fields are identical with and without
-detail (but for the inconsistency above).
+detail.
 
 Observation rules (the engines' contract)
 -----------------------------------------
@@ -86,6 +86,7 @@ DATA_CUT and nothing observed (``dose_start`` NaN).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -209,7 +210,9 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
                 u_infection = u + residual / hazard
             j += 1
             u_visit = visits[j] if j < n_visits else _INF
-        elif what == 1:
+            if u == stop:  # the visit at the end of follow-up: the patient's follow-up ends with it
+                what = 3
+        if what == 1:
             x = us[k] * rate
             for cum, dest in rows[state]:
                 if x < cum:
@@ -238,7 +241,7 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
             u_infection, infected = _INF, True
             if log is not None:
                 log.append((tr.replicate, entry + u, patient, "infection", _STATE_NAMES[state]))
-        else:
+        elif what == 3:
             run.time[g], run.reason[g] = u, stop_reason
             if log is not None:
                 log.append((tr.replicate, entry + u, patient, _REASON_EVENT[stop_reason], _STATE_NAMES[state]))
@@ -677,8 +680,8 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
 
 
 def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
-             seed: int | np.random.SeedSequence | None = None, detail: bool = False, events_log: bool = False,
-             trials_per_env: int | None = None) -> TrialBatch:
+             seed: seeding.Seed = None, detail: bool = False, events_log: bool = False,
+             trials_per_env: int | None = None, progress: Callable[[int, int], None] | None = None) -> TrialBatch:
     """Simulate ``n_replicates`` trials with the discrete-event engine.
 
     The root ``SeedSequence`` (from ``seed``) gives one child per chunk of
@@ -692,9 +695,12 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
     n_replicates
         Number of simulated trials.
     seed
-        Non-negative integer, ``SeedSequence`` or ``None`` (fresh entropy, recorded in the result).
+        ``int``, ``SeedSequence``, ``Generator`` or ``None`` (fresh entropy); the result records what repeats
+        it (:func:`trialsim.seeding.root_sequence`).
     detail, events_log, trials_per_env
         See :func:`simulate_chunk`.
+    progress
+        Called as ``progress(done, total)`` (replicates) after each chunk.
 
     Returns
     -------
@@ -711,8 +717,12 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
     """
     _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env)
     root = seeding.root_sequence(seed)
-    batches = [simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c), detail=detail,
-                              first_replicate=start, events_log=events_log, trials_per_env=trials_per_env)
-               for c, (start, stop) in enumerate(seeding.chunk_bounds(n_replicates))]
+    batches = []
+    for c, (start, stop) in enumerate(seeding.chunk_bounds(n_replicates)):
+        batches.append(simulate_chunk(model, trial, stop - start, seeding.chunk_streams(root, c), detail=detail,
+                                      first_replicate=start, events_log=events_log, trials_per_env=trials_per_env))
+        if progress is not None:
+            progress(stop, n_replicates)
     batch = batches[0] if len(batches) == 1 else TrialBatch.concatenate(batches)
-    return replace(batch, seed=seeding.root_entropy(root))
+    entropy, spawn_key = seeding.seed_record(root)
+    return replace(batch, seed=entropy, spawn_key=spawn_key)

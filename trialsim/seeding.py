@@ -140,7 +140,3 @@ class JumpPools:
             self._refills[number] = (patient_draws(holding.standard_exponential, r, n, POOL_SIZE),
                                      patient_draws(destination.random, r, n, POOL_SIZE))
         return self._refills[number]
-
-
-def root_entropy(root: np.random.SeedSequence) -> int:  # transitional: des.py moves to seed_record
-    return seed_record(root)[0]
