@@ -27,8 +27,8 @@ import platform
 import numpy as np
 import simpy
 
-from trialsim import des
-from trialsim.ctdmas import default_model, default_trial
+from trialsim.engines import des
+from trialsim.model import default_model, default_trial
 from trialsim.model import CR, DEAD, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial
 from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 

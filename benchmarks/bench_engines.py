@@ -45,9 +45,17 @@ from pathlib import Path
 
 import numpy as np
 
-from trialsim import ctdmas, des, montecarlo, seeding, vectorized
-from trialsim._allocator import tune_allocator
-from trialsim.designs import TwoArmDesign
+from trialsim import model as ctdmas
+
+from trialsim.engines import des
+
+from trialsim.design import montecarlo
+
+from trialsim.engines import seeding
+
+from trialsim.engines import vectorized
+from trialsim.cli.allocator import tune_allocator
+from trialsim.design import TwoArmDesign
 from trialsim.model import DEAD, NR, ArmModel, DiseaseModel, ParametricArm, Trial
 from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
@@ -190,7 +198,7 @@ def _batch_chain_deaths(arm: ArmModel, m: int, horizon: float, rng) -> np.ndarra
 _MEMORY_SNIPPET = """
 import resource, sys
 from trialsim.model import DiseaseModel, ParametricArm, Trial
-from trialsim.power import power
+from trialsim.design import power
 arms = (ParametricArm.from_survival(0.95, at=8.0), ParametricArm.from_survival(0.62, at=8.0))
 result = power(DiseaseModel(arms=arms), Trial(n=40), n_replicates=int(sys.argv[1]), seed=1, n_jobs=1,
                engine="vectorized")
@@ -205,8 +213,9 @@ print(kb, result.power)
 # The engine and the analysis alone, each chunk reduced to a count of rejections (what a power run needs).
 _CHUNK_LOOP_SNIPPET = """
 import resource, sys
-from trialsim import seeding, vectorized
-from trialsim.designs import TwoArmDesign
+from trialsim.engines import seeding
+from trialsim.engines import vectorized
+from trialsim.design import TwoArmDesign
 from trialsim.model import DiseaseModel, ParametricArm, Trial
 arms = (ParametricArm.from_survival(0.95, at=8.0), ParametricArm.from_survival(0.62, at=8.0))
 model, trial, design = DiseaseModel(arms=arms), Trial(n=40), TwoArmDesign()
@@ -382,7 +391,7 @@ def _default_env() -> dict:
 
 
 def _tuned_env() -> dict:
-    from trialsim._allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+    from trialsim.cli.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
 
     return {**_default_env(), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
             "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from trialsim.estimators import km_survival_at_batch, logrank, logrank_batch
+from trialsim.stats import km_survival_at_batch, logrank, logrank_batch
 from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 

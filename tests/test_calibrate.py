@@ -19,9 +19,9 @@ import pytest
 from scipy import optimize, special
 from scipy.integrate import quad, solve_ivp
 
-from trialsim.calibrate import calibrate, dose_quantile, infection_probability, model_values
+from trialsim.model import calibrate, dose_quantile, infection_probability, model_values
 from trialsim.cli import main
-from trialsim.ctdmas import TARGETS, default_model
+from trialsim.model import TARGETS, default_model
 from trialsim.model import CR, DEAD, NR, PR, BaselineMix
 
 # Observed values: docs/study.md (Li et al. 2025), sentences R3 to R10, as trialsim.ctdmas.TARGETS.
@@ -334,7 +334,7 @@ def test_dose_dependent_calibration_against_naive_simulation():
 
     Tolerance 4 * sqrt(p (1 - p) / n) with n = 40,000.
     """
-    from trialsim.ctdmas import Assumptions
+    from trialsim.model import Assumptions
 
     res = calibrate(8.0, assumptions=Assumptions(infection_dose_dependent=True))
     arm = res.model.arms[0]

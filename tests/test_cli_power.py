@@ -10,8 +10,8 @@ import sys
 import pytest
 from scipy.stats import norm
 
-import trialsim.montecarlo as mc
-from trialsim._cli_common import Progress
+import trialsim.design.montecarlo as mc
+from trialsim.cli.options import Progress
 from trialsim.cli import main
 
 PARAMETRIC = ["--control-survival", "0.62", "--treatment-survival", "0.95", "--horizon", "8"]
@@ -133,12 +133,12 @@ def test_sample_size_json(capsys):
 
 
 def test_interrupt_exits_130_with_one_line(capsys, monkeypatch):
-    import trialsim.power
+    import trialsim.design.sizing
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(trialsim.power, "power", interrupted)
+    monkeypatch.setattr(trialsim.design.sizing, "power", interrupted)
     code, out, err = run(capsys, "power", *PARAMETRIC, "--reps", "10")
     assert code == 130 and err == "trialsim: interrupted\n"
 

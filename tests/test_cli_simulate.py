@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from trialsim._io import write_atomic
+from trialsim.cli.files import write_atomic
 from trialsim.cli import main
 
 
@@ -124,7 +124,7 @@ def test_real_subprocess_run(tmp_path):
 def test_calibrate_check_json_has_simulated_columns(capsys):
     import math
 
-    from trialsim.calibrate import calibrate, dose_quantile
+    from trialsim.model import calibrate, dose_quantile
 
     reps = 300
     code, out, _ = run(capsys, "calibrate", "--check", "--reps", str(reps), "--seed", "1", "--json")

@@ -13,10 +13,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from trialsim import des, montecarlo, vectorized
-from trialsim.ctdmas import default_model, default_trial
-from trialsim.designs import TwoArmDesign
-from trialsim.estimators import logrank_batch
+from trialsim.engines import des
+
+from trialsim.design import montecarlo
+
+from trialsim.engines import vectorized
+from trialsim.model import default_model, default_trial
+from trialsim.design import TwoArmDesign
+from trialsim.stats import logrank_batch
 from trialsim.model import Accrual, BaselineMix, DiseaseModel, ParametricArm, Trial
 
 ENGINES = {"vectorized": vectorized, "des": des}

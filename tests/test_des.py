@@ -15,15 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialsim import des, seeding
-from trialsim._check import check_calibration, cohort_trial
-from trialsim._enrolment import randomise
-from trialsim.calibrate import calibrate, dose_quantile, infection_probability, state_probabilities
-from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED
-from trialsim.estimators import logrank_batch
+from trialsim.engines import des
+
+from trialsim.engines import seeding
+from trialsim.design.study_rerun import check_calibration, cohort_trial
+from trialsim.engines.enrolment import randomise
+from trialsim.model import calibrate, dose_quantile, infection_probability, state_probabilities
+from trialsim.engines import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED
+from trialsim.stats import logrank_batch
 from trialsim.exceptions import DegenerateStatisticWarning
-from trialsim.model import (CR, DEAD, NR, PR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection,
-                            ParametricArm, ResponseProcess, Taper, Trial)
+from trialsim.model import (CR, DEAD, NR, PR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial)
 
 
 def standin_model(**baseline) -> DiseaseModel:
@@ -424,7 +425,8 @@ def test_simpy_stays_inside_des():
     import subprocess
     import sys
 
-    code = "import trialsim._check, trialsim._summary, trialsim._enrolment, sys; print('simpy' in sys.modules)"
+    code = ("import trialsim.design.study_rerun, trialsim.engines.summary, trialsim.engines.enrolment, sys; "
+            "print('simpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -444,8 +446,8 @@ def test_first_replicate_is_only_a_label():
 
 
 def test_batch_summary_counts_one_trial():
-    from trialsim._summary import batch_summary
-    from trialsim.estimators import kaplan_meier
+    from trialsim.engines.summary import batch_summary
+    from trialsim.stats import kaplan_meier
 
     trial = Trial(n=40, dropout_hazard=(0.05, 0.05))
     batch = des.simulate(standin_model(), trial, n_replicates=1, seed=3, detail=True)

@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
-from trialsim.data import DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
-from trialsim.designs import (DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign,
-                              survival_status_at)
+from trialsim.engines import DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
+from trialsim.design import DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from trialsim.design.rules import survival_status_at
 from trialsim.exceptions import InputError
 from trialsim.model import CR, DEAD, NR, PR, DiseaseModel, ParametricArm, Trial
 
@@ -226,7 +226,7 @@ def test_single_arm_designs_run_the_treatment_arm_alone():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: TwoArmDesign(alpha=1.5), r"`TwoArmDesign.alpha` must be in \(0, 1\); got 1.5"),
+    (lambda: TwoArmDesign(alpha=1.5), r"`TwoArmDesign.alpha` must be a probability in \(0, 1\) \(got 1.5\)"),
     (lambda: TwoArmDesign(sided=3), "sided"),
     (lambda: TwoArmDesign(endpoint="survival", test="fisher"), "test"),
     (lambda: TwoArmDesign(endpoint="pfs"), "endpoint"),
@@ -242,7 +242,7 @@ def test_response_needs_the_full_model_and_a_visit():
     parametric = DiseaseModel(arms=(ParametricArm(), ParametricArm()))
     with pytest.raises(InputError, match="response"):
         TwoArmDesign(endpoint="response").simulated_trials(parametric, Trial(n=20))
-    from trialsim.ctdmas import default_model
+    from trialsim.model import default_model
 
     with pytest.raises(InputError, match="response_week"):
         TwoArmDesign(endpoint="response", response_week=8.5).simulated_trials(default_model(), Trial(n=20))

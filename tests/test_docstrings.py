@@ -31,6 +31,6 @@ def test_examples_exist():
     # estimators, formulas, both engines, power); fewer than 20 means examples were lost or not found.
     found = {name: _examples(importlib.import_module(name)) for name in MODULES}
     assert sum(found.values()) >= 20, found
-    for name in ("trialsim.des", "trialsim.vectorized", "trialsim.power", "trialsim._formulas",
-                 "trialsim._logrank", "trialsim._kaplan_meier"):
+    for name in ("trialsim.engines.des", "trialsim.engines.vectorized", "trialsim.design.sizing", "trialsim.design.formulas",
+                 "trialsim.stats.rank_tests", "trialsim.stats.product_limit"):
         assert found[name] > 0, name

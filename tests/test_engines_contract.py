@@ -33,8 +33,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from trialsim import des, seeding, vectorized
-from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
+from trialsim.engines import des
+
+from trialsim.engines import seeding
+
+from trialsim.engines import vectorized
+from trialsim.engines import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, TrialBatch
 from trialsim.model import Accrual, ArmModel, BaselineMix, DiseaseModel, ParametricArm, Trial
 
 ENGINES = {"vectorized": vectorized, "des": des}
@@ -52,13 +56,13 @@ R_DES_DETAIL, R_VEC_DETAIL = 1_000, 20_000     # visit-level comparisons (patien
 
 @functools.lru_cache(maxsize=1)
 def ctdmas_model() -> DiseaseModel:
-    from trialsim import ctdmas
+    from trialsim import model as ctdmas
 
     return ctdmas.default_model()
 
 
 def _ctdmas_trial(n: int = 40, **changes) -> Trial:
-    from trialsim import ctdmas
+    from trialsim import model as ctdmas
 
     return ctdmas.default_trial(n, **changes)
 
@@ -116,7 +120,7 @@ def _share(mask: np.ndarray, within: np.ndarray) -> np.ndarray:
 
 def _survival_stats(batches: list[TrialBatch], follow_up: float) -> dict[str, np.ndarray]:
     """Per-replicate statistics of one chunk: arm shares, KM at the horizon, events, log-rank statistic."""
-    from trialsim.estimators import km_survival_at_batch, logrank_batch
+    from trialsim.stats import km_survival_at_batch, logrank_batch
 
     if len(batches) == 1:
         b = batches[0]

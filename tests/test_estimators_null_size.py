@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from statsmodels.duration.survfunc import survdiff
 
-from trialsim.estimators import logrank_batch
+from trialsim.stats import logrank_batch
 from trialsim.exceptions import DegenerateStatisticWarning
 
 R = 20_000

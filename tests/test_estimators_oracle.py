@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from trialsim.estimators import (kaplan_meier, km_survival_at_batch, logrank, logrank_batch, rmst,
-                                 rmst_difference)
+from trialsim.stats import kaplan_meier, km_survival_at_batch, logrank, logrank_batch, rmst, rmst_difference
 
 
 # ------------------------------------------------------------------------------------ the loop implementations
@@ -160,7 +159,7 @@ def test_logrank_matches_loop_three_groups_stratified():
 
 def test_logrank_k_group_code_agrees_with_two_group_kernel():
     # the K-group path (used for K > 2) run on two groups, against the batch kernel that serves K = 2
-    from trialsim._survival_kernels import logrank_k_groups, logrank_two_groups
+    from trialsim.stats.kernels import logrank_k_groups, logrank_two_groups
 
     rng = np.random.default_rng(3)
     time, event, group, strata = random_trials(rng, 20, 30, n_strata=3)

@@ -7,9 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialsim.estimators import (chi_square_test, fisher_exact, kaplan_meier, km_survival_at_batch, logrank,
-                                 logrank_batch, one_sample_logrank, one_sample_logrank_batch,
-                                 two_proportion_pvalues)
+from trialsim.stats import (chi_square_test, fisher_exact, kaplan_meier, km_survival_at_batch, logrank, logrank_batch, one_sample_logrank, one_sample_logrank_batch, two_proportion_pvalues)
 from trialsim.exceptions import DegenerateStatisticWarning
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialsim.estimators import (binomial_test, cox, kaplan_meier, logrank, logrank_batch, proportion_ci)
+from trialsim.stats import binomial_test, cox, kaplan_meier, logrank, logrank_batch, proportion_ci
 
 DATA = Path(__file__).resolve().parent / "data"
 

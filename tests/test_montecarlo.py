@@ -6,11 +6,11 @@ import types
 import numpy as np
 import pytest
 
-import trialsim.montecarlo as mc
-from trialsim.designs import HistoricalControlDesign, TwoArmDesign
+import trialsim.design.montecarlo as mc
+from trialsim.design import HistoricalControlDesign, TwoArmDesign
 from trialsim.exceptions import InputError
 from trialsim.model import DiseaseModel, ParametricArm, Trial
-from trialsim.seeding import CHUNK_SIZE
+from trialsim.engines.seeding import CHUNK_SIZE
 
 MODEL = DiseaseModel(arms=(ParametricArm.from_survival(0.9, 8.0), ParametricArm.from_survival(0.62, 8.0)),
                      arm_names=("treatment", "control"))
@@ -85,7 +85,7 @@ def test_historical_arm_does_not_depend_on_trial_size():
     root = np.random.SeedSequence(3)
     design = HistoricalControlDesign()
     model = DiseaseModel(arms=(MODEL.arms[0], MODEL.arms[1]))
-    from trialsim import vectorized
+    from trialsim.engines import vectorized
 
     histories = []
     for n in (10, 30):

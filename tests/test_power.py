@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from statsmodels.duration.survfunc import survdiff
 
-from trialsim.designs import SingleArmDesign, TwoArmDesign
+from trialsim.design import SingleArmDesign, TwoArmDesign
 from trialsim.model import DiseaseModel, ParametricArm, Trial
-from trialsim.power import binomial_power, power, sample_size, wilson_interval
+from trialsim.design import binomial_power, power, sample_size, wilson_interval
 
 
 def exponential_model(treatment_survival: float, control_survival: float = 0.62, horizon: float = 8.0):
@@ -149,9 +149,9 @@ def test_expected_deaths_with_dropout_and_early_cut_match_simulation():
     # Everyone enrolled at week 0, loss to follow-up 0.03/week, analysis at calendar week 5 (before the
     # horizon): the analytic expected deaths is exact up to quadrature, so the simulated mean agrees within
     # 4 Monte Carlo standard errors (from the simulated standard deviation of the deaths per trial)
-    from trialsim.designs import TwoArmDesign
-    from trialsim.montecarlo import run
-    from trialsim.power import expected_events
+    from trialsim.design import TwoArmDesign
+    from trialsim.design.montecarlo import run
+    from trialsim.design import expected_events
 
     model = exponential_model(0.8)
     trial = Trial(n=40, dropout_hazard=(0.03, 0.03), analysis="calendar", analysis_time=5.0)

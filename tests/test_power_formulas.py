@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from trialsim.power import (binomial_power, binomial_pvalues, binomial_rejection_region, freedman_events, lachin_foulkes,
-                            schoenfeld_events, schoenfeld_power, two_proportion_power)
+from trialsim.design import (binomial_power, binomial_rejection_region, freedman_events, lachin_foulkes, schoenfeld_events, schoenfeld_power, two_proportion_power)
+
+from trialsim.stats import binomial_pvalues
 
 # SS-01, SS-02 (docs/references.md): one-sided alpha 0.025, 1:1 unless stated. Tolerance 1e-6 relative.
 SS = [
@@ -225,7 +226,7 @@ def test_lachin_foulkes_more_followup_needs_fewer_patients_same_events_order():
     (dict(lambda_control=0.2, lambda_treatment=0.2), "must differ"),
     (dict(lambda_control=-1.0, lambda_treatment=0.2), "lambda_control"),
     (dict(lambda_control=0.2, lambda_treatment=0.1, accrual_time=5.0, study_time=2.0), "study_time"),
-    (dict(lambda_control=0.2, lambda_treatment=0.1, scale="rr"), "`scale` must be .*; got 'rr'"),
+    (dict(lambda_control=0.2, lambda_treatment=0.1, scale="rr"), r"`scale` must be .* \(got 'rr'\)"),
 ])
 def test_lachin_foulkes_validates(kwargs, message):
     base = dict(accrual_time=1.0, study_time=3.0, alpha=0.025, power=0.9)
@@ -264,9 +265,9 @@ def test_binomial_power_equals_scipy_binomtest_loop(n, p0, p1, sided):
 def test_binomial_pvalues_match_bin03():
     # BIN-03 (R binom.test), tolerance 1e-8: 19/20 vs 0.70 one-sided 0.0076372598, two-sided 0.0127754213;
     # 682/925 vs 0.75 two-sided 0.3824915596
-    assert binomial_pvalues(20, 0.70, sided=1)[19] == pytest.approx(0.0076372598, abs=1e-8)
-    assert binomial_pvalues(20, 0.70, sided=2)[19] == pytest.approx(0.0127754213, abs=1e-8)
-    assert binomial_pvalues(925, 0.75, sided=2)[682] == pytest.approx(0.3824915596, abs=1e-8)
+    assert binomial_pvalues(20, 0.70, alternative="greater")[19] == pytest.approx(0.0076372598, abs=1e-8)
+    assert binomial_pvalues(20, 0.70)[19] == pytest.approx(0.0127754213, abs=1e-8)
+    assert binomial_pvalues(925, 0.75)[682] == pytest.approx(0.3824915596, abs=1e-8)
     region = binomial_rejection_region(20, 0.70, alpha=0.01, sided=1)
     assert region[19] and not region[16]
 

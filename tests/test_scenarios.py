@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from trialsim.designs import HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from trialsim.design import HistoricalControlDesign, SingleArmDesign, TwoArmDesign
 from trialsim.exceptions import InputError
 from trialsim.model import ArmModel, ParametricArm
 from trialsim.scenarios import builtin_scenarios, load_scenario, parametric_model

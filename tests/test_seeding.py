@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import trialsim
-from trialsim import montecarlo, seeding, vectorized
-from trialsim.designs import TwoArmDesign
+from trialsim.design import montecarlo
+from trialsim.engines import seeding
+from trialsim.engines import vectorized
+from trialsim.design import TwoArmDesign
 from trialsim.exceptions import InputError
 from trialsim.model import DiseaseModel, ParametricArm, Trial
 

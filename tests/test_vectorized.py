@@ -18,14 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialsim import seeding, vectorized
-from trialsim._phase_type import CDF_TOLERANCE, response_death_table
-from trialsim._enrolment import block_patterns, draw_entry, randomise
-from trialsim._vec_paths import infection_times, simulate_paths
-from trialsim.seeding import JumpPools
-from trialsim.data import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST
-from trialsim.model import (DEAD, NR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection,
-                            ParametricArm, ResponseProcess, Taper, Trial)
+from trialsim.engines import seeding
+
+from trialsim.engines import vectorized
+from trialsim.model.phase_type import CDF_TOLERANCE, response_death_table
+from trialsim.engines.enrolment import block_patterns, draw_entry, randomise
+from trialsim.engines.paths import infection_times, simulate_paths
+from trialsim.engines.seeding import JumpPools
+from trialsim.engines import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST
+from trialsim.model import (DEAD, NR, Accrual, ArmModel, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial)
 
 RX = ResponseProcess(refractory_fraction=0.18, rate_nr_pr=0.75, rate_pr_cr=0.07, death_hazard_nr=0.033)
 CONTROL = ResponseProcess(refractory_fraction=0.4, rate_nr_pr=0.37, rate_pr_cr=0.035, death_hazard_nr=0.08)
@@ -242,7 +243,7 @@ def test_paths_give_the_exact_state_probabilities_with_relapse():
 
 
 def test_detail_matches_the_exact_response_dose_and_infection_values():
-    calibrate = importlib.import_module("trialsim.calibrate")  # the module (trialsim.calibrate is also a function)
+    calibrate = importlib.import_module("trialsim.model.calibration")  # the module (trialsim.calibrate is also a function)
 
     baseline = BaselineMix(death_hazard_ratio_by_disease=(1.0, 2.0, 1.0))
     model = _model(RX, baseline=baseline)
@@ -263,7 +264,7 @@ def test_detail_matches_the_exact_response_dose_and_infection_values():
 
 
 def test_dose_dependent_infection_matches_the_exact_probability():
-    calibrate = importlib.import_module("trialsim.calibrate")  # the module (trialsim.calibrate is also a function)
+    calibrate = importlib.import_module("trialsim.model.calibration")  # the module (trialsim.calibrate is also a function)
 
     infection = Infection(hazard=0.06, dose_dependent=True, reference_dose=2.7)
     model = _model(RX, infection=infection)
@@ -313,7 +314,7 @@ def test_supports_every_current_design_and_names_what_it_cannot():
 
 def test_input_errors_name_the_argument():
     model = _model(RX, CONTROL)
-    with pytest.raises(ValueError, match="`n_replicates` must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match=r"`n_replicates` must be an integer >= 1 \(got 0\)"):
         vectorized.simulate(model, Trial(n=40), n_replicates=0)
     with pytest.raises(TypeError, match="unknown option"):
         vectorized.simulate(model, Trial(n=40), chunk=3)

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .designs import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
 from .exceptions import InputError
 from .model import Accrual, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
 
@@ -225,7 +225,7 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
     for key in _PARAMETRIC_KEYS:
         if key in table:
             raise InputError(f"{where('model', key, table[key])}: applies to kind = 'parametric' only")
-    from .ctdmas import default_model
+    from .model import default_model
 
     model = default_model(horizon)
     arms = list(model.arms)

@@ -1,1 +1,41 @@
-"""Exact group-sequential designs: boundaries, spending functions and survival designs with looks."""
+"""The design layer: what is tested and what counts as success, and how likely a trial is to succeed.
+
+- :mod:`~trialsim.design.rules`: the analysis rules (two-arm, single-arm, historical control), each with its
+  analytic power;
+- :mod:`~trialsim.design.formulas`: the closed forms (Schoenfeld, Freedman, Lachin-Foulkes, exact binomial, two
+  proportions, one-sample log-rank), and :mod:`~trialsim.design.analytic`, what a trial shows of a model exactly;
+- :mod:`~trialsim.design.montecarlo`: the Monte Carlo runner (joblib and dask, only here);
+- :mod:`~trialsim.design.sizing`: simulated power and sample size with their Monte Carlo error;
+- :mod:`~trialsim.design.study_rerun`: the published study re-run on the calibrated model;
+- :mod:`~trialsim.design.boundaries` and :mod:`~trialsim.design.survival_sizing`: exact group-sequential
+  boundaries and survival designs with looks;
+- :mod:`~trialsim.design.simon`, :mod:`~trialsim.design.predictive`, :mod:`~trialsim.design.bayes_rules`:
+  Simon two-stage designs, predictive-probability monitoring, Bayesian decision rules with borrowing.
+"""
+
+from .analytic import AnalyticPower, average_hazard_ratio, event_probability, expected_events
+from .bayes_rules import BinaryBayesRule, ConflictOC, SingleArmBayesRule, borrowing_prior, conflict_oc
+from .boundaries import (CrossingProbabilities, GroupSequentialDesign, bounds_from_spending, crossing_probabilities,
+                         cumulative_spending, group_sequential_design, parse_spending)
+from .formulas import (LachinFoulkesResult, binomial_power, binomial_rejection_region, freedman_events,
+                       lachin_foulkes, one_sample_logrank_power, schoenfeld_events, schoenfeld_power,
+                       two_proportion_power)
+from .predictive import PredictiveDesign, predictive_probability, search_predictive_design
+from .rules import Design, DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .simon import SimonDesign, simon_design, simon_oc
+from .sizing import PowerResult, SampleSizeResult, power, sample_size, wilson_interval
+from .survival_sizing import SurvivalDesign, boundary_reachable, max_attainable_logrank_z, survival_design
+
+__all__ = [
+    "Design", "DesignOutcome", "TwoArmDesign", "SingleArmDesign", "HistoricalControlDesign",
+    "AnalyticPower", "average_hazard_ratio", "event_probability", "expected_events",
+    "schoenfeld_events", "freedman_events", "schoenfeld_power", "lachin_foulkes", "LachinFoulkesResult",
+    "binomial_power", "binomial_rejection_region", "two_proportion_power", "one_sample_logrank_power",
+    "PowerResult", "SampleSizeResult", "power", "sample_size", "wilson_interval",
+    "GroupSequentialDesign", "group_sequential_design", "CrossingProbabilities", "crossing_probabilities",
+    "bounds_from_spending", "cumulative_spending", "parse_spending",
+    "SurvivalDesign", "survival_design", "max_attainable_logrank_z", "boundary_reachable",
+    "SimonDesign", "simon_design", "simon_oc",
+    "PredictiveDesign", "predictive_probability", "search_predictive_design",
+    "BinaryBayesRule", "SingleArmBayesRule", "ConflictOC", "conflict_oc", "borrowing_prior",
+]

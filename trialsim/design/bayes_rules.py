@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from trialsim.exceptions import invalid
-from trialsim.stats.posteriors import (Beta, BetaMixture, BinaryPrior, power_prior_beta, prob_greater,
+from ..exceptions import invalid
+from ..stats.posteriors import (Beta, BetaMixture, BinaryPrior, power_prior_beta, prob_greater,
                                        prob_greater_table, robust_mixture, uniform)
 
 __all__ = ["borrowing_prior", "BinaryBayesRule", "ConflictOC", "conflict_oc", "SingleArmBayesRule"]

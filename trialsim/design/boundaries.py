@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 from scipy import optimize, special
 
-from trialsim.exceptions import invalid
+from ..exceptions import invalid
 
 __all__ = [
     "Spending",

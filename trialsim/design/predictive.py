@@ -37,8 +37,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import special, stats
 
-from trialsim.exceptions import invalid
-from trialsim.stats.posteriors import Beta, BetaMixture, BinaryPrior
+from ..exceptions import invalid
+from ..stats.posteriors import Beta, BetaMixture, BinaryPrior
 
 __all__ = ["final_success_threshold", "predictive_probability", "predictive_probabilities", "PredictiveDesign",
            "DesignSearchResult", "search_predictive_design"]

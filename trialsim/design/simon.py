@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from trialsim.exceptions import TrialsimWarning, invalid
+from ..exceptions import TrialsimWarning, invalid
 
 __all__ = ["SimonDesign", "simon_design", "simon_oc", "single_stage_n"]
 

@@ -37,7 +37,7 @@ from typing import Sequence, Union
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from trialsim.exceptions import invalid
+from ..exceptions import invalid
 
 __all__ = ["Beta", "Gamma", "BetaMixture", "GammaMixture", "BinaryPrior", "HazardPrior", "uniform", "jeffreys",
            "parse_beta_prior", "power_prior_beta", "power_prior_gamma", "robust_mixture", "prob_greater",

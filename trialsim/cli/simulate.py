@@ -1,0 +1,205 @@
+"""``trialsim simulate``: simulated trials, patient by patient, or a per-arm summary.
+
+Wired into :mod:`trialsim.cli` by ``add_simulate_parser(subparsers)``; the parser's ``run`` default is
+:func:`run_simulate`, which returns the exit status and raises :class:`~trialsim.exceptions.InputError` (one
+line naming the option and the value) for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .options import allocation as _allocation, nonneg_float as _nonneg_float, nonneg_int as _nonneg_int, \
+    positive_float as _positive_float, positive_int as _positive_int
+from ..exceptions import InputError
+
+__all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
+
+_FORMATS = (".csv", ".parquet")
+#: Field of a model dataclass -> the option that sets it (for error messages).
+_OPTION_OF = {"Trial.n": "--n", "Trial.allocation": "--allocation", "Trial.block_size": "--block-size",
+              "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout",
+              "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events",
+              "Trial.analysis": "--analysis", "Accrual.rate": "--accrual-rate", "Accrual.kind": "--accrual"}
+
+
+def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``simulate`` subcommand to an argparse ``subparsers`` object; returns its parser."""
+    p = subparsers.add_parser(
+        "simulate", help="simulate trials patient by patient",
+        description="Simulate trials of the calibrated CTD-MAS model. With --out, write the patient-level table "
+                    "(.csv, or .parquet with pyarrow), written whole or not at all; without it, print a per-arm "
+                    "summary.")
+    p.add_argument("--n", type=_positive_int, default=None, help="patients per trial, all arms (default 40)")
+    p.add_argument("--reps", type=_positive_int, default=1, help="simulated trials (default 1)")
+    p.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: fresh entropy, printed)")
+    p.add_argument("--out", metavar="PATH", help="write the patient-level table here (.csv or .parquet)")
+    p.add_argument("--events-log", metavar="PATH", help="write the event log here (CSV; DES engine only)")
+    p.add_argument("--allocation", type=_allocation, default=None, metavar="A:B",
+                   help="allocation ratio ruxolitinib:control (default 1:1)")
+    p.add_argument("--block-size", type=_positive_int, default=None,
+                   help="permuted-block size (default twice the ratio's sum)")
+    p.add_argument("--stratified", action="store_true", default=None,
+                   help="randomise within strata of underlying disease")
+    p.add_argument("--accrual", choices=("instant", "poisson"), default=None,
+                   help="enrolment: everyone at once (default) or a Poisson process at --accrual-rate")
+    p.add_argument("--accrual-rate", type=_positive_float, default=None, metavar="PER_WEEK",
+                   help="patients per week, Poisson accrual (implies --accrual poisson; default 1)")
+    p.add_argument("--follow-up", type=_positive_float, default=None, metavar="WEEKS",
+                   help="weeks each patient is followed (default: the survival horizon)")
+    p.add_argument("--horizon", type=_positive_float, default=None, metavar="WEEKS",
+                   help="survival horizon of the calibration (default 8)")
+    p.add_argument("--dropout", type=_nonneg_float, default=None, metavar="PER_WEEK",
+                   help="loss-to-follow-up hazard per week, every arm (default 0)")
+    p.add_argument("--analysis", choices=("complete", "calendar", "events"), default=None,
+                   help="analysis trigger: follow-up complete (default), a calendar date, or a number of deaths")
+    p.add_argument("--analysis-time", type=_positive_float, default=None, metavar="WEEKS",
+                   help="calendar week of the analysis (--analysis calendar)")
+    p.add_argument("--target-events", type=_positive_int, default=None, metavar="E",
+                   help="analyse at the E-th death (--analysis events)")
+    p.add_argument("--engine", choices=("auto", "des", "vectorized"), default="auto",
+                   help="simulation engine (default auto: the DES for --events-log, else vectorised where it "
+                        "supports the trial)")
+    p.add_argument("--scenario", metavar="NAME|PATH", default=None,
+                   help="take the model and trial from a scenario (built-in name or TOML file); options override")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(run=run_simulate)
+    return p
+
+
+def _as_input_error(exc: ValueError) -> InputError:
+    """A model validation error, with the dataclass field replaced by the option that sets it."""
+    message = str(exc).splitlines()[0]
+    for field, option in _OPTION_OF.items():
+        message = message.replace(f"`{field}`", f"`{option}`")
+    return InputError(message)
+
+
+_TRIAL_OPTIONS = {"n": "--n", "allocation": "--allocation", "block_size": "--block-size",
+                  "stratified": "--stratified", "follow_up": "--follow-up", "dropout": "--dropout",
+                  "analysis": "--analysis", "analysis_time": "--analysis-time", "target_events": "--target-events"}
+
+
+def build_trial(args, n_arms: int, base=None):
+    """The :class:`~trialsim.model.Trial` the options describe over ``base`` (default: the default trial at
+    the horizon); ``InputError`` naming the option if invalid."""
+    from dataclasses import replace
+
+    from ..model import default_trial
+    from ..model import Accrual
+
+    horizon = args.horizon if args.horizon is not None else 8.0
+    if base is None:
+        base = default_trial(n=40, follow_up=horizon, dropout_hazard=(0.0,) * n_arms,
+                             allocation=(1,) * n_arms if n_arms != 2 else (1, 1))
+    changes = {}
+    for key in _TRIAL_OPTIONS:
+        value = getattr(args, key)
+        if value is not None:
+            changes["dropout_hazard" if key == "dropout" else key] = value
+    if "allocation" in changes and len(changes["allocation"]) != n_arms:
+        given = ":".join(map(str, changes["allocation"]))
+        raise InputError(f"`--allocation` must give one integer per arm ({n_arms}); got {given!r}")
+    if "dropout_hazard" in changes:
+        changes["dropout_hazard"] = (changes["dropout_hazard"],) * n_arms
+    try:
+        if args.accrual == "poisson" or args.accrual_rate is not None:
+            changes["accrual"] = Accrual(kind="poisson", rate=args.accrual_rate or 1.0)
+        elif args.accrual == "instant":
+            changes["accrual"] = Accrual(kind="instant")
+        return replace(base, **changes)
+    except ValueError as exc:
+        raise _as_input_error(exc) from None
+
+
+def _model_and_trial(args):
+    """Model and trial: a scenario's (its first simulated trial: the single arm for single-arm designs), or the
+    calibrated CTD-MAS model; the options override the trial."""
+    if args.scenario is None:
+        from ..model import default_model
+
+        model = default_model(args.horizon if args.horizon is not None else 8.0)
+        return model, build_trial(args, model.n_arms)
+    from ..scenarios import load_scenario
+
+    overrides = {("model", "horizon"): (args.horizon, "--horizon")} if args.horizon is not None else None
+    scenario = load_scenario(args.scenario, overrides)
+    model, trial = scenario.design.simulated_trials(scenario.model, scenario.trial)[0]
+    return model, build_trial(args, model.n_arms, base=trial)
+
+
+def _check_out(option: str, path: str | None, formats: tuple[str, ...]) -> None:
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in formats:
+        raise InputError(f"`{option}` must end in {' or '.join(formats)}; got {path!r}")
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise InputError(f"`{option}` directory does not exist; got {path!r}")
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputError(f"`{option}` .parquet needs pyarrow (pip install 'trialsim[parquet]'); got {path!r}") \
+                from None
+
+
+def _write(option: str, path: str, frame) -> None:
+    from .files import write_atomic
+
+    if Path(path).suffix.lower() == ".parquet":
+        writer = lambda tmp: frame.to_parquet(tmp, index=False)  # noqa: E731
+    else:
+        writer = lambda tmp: frame.to_csv(tmp, index=False)  # noqa: E731
+    try:
+        write_atomic(path, writer)
+    except OSError as exc:
+        raise InputError(f"`{option}` cannot be written ({exc.strerror or exc}); got {path!r}") from None
+
+
+def run_simulate(args) -> int:
+    """Run ``trialsim simulate``; returns the exit status (0), raises ``InputError`` for bad input."""
+    _check_out("--out", args.out, _FORMATS)
+    _check_out("--events-log", args.events_log, (".csv",))
+    model, trial = _model_and_trial(args)
+    engine = args.engine
+    if engine == "auto":
+        from ..engines.vectorized import supports
+
+        engine = "des" if args.events_log or not supports(model, trial, detail=True) else "vectorized"
+    if args.events_log and engine != "des":
+        raise InputError(f"`--events-log` needs `--engine des`; got --engine {engine!r}")
+    if engine == "des":
+        from ..engines.des import simulate
+        opts = {"events_log": bool(args.events_log)}
+    else:
+        from ..engines.vectorized import simulate
+        opts = {}
+    batch = simulate(model, trial, n_replicates=args.reps, seed=args.seed, detail=True, **opts)
+
+    if args.out:
+        _write("--out", args.out, batch.to_frame())
+    if args.events_log:
+        import pandas as pd
+
+        from ..engines.des import EVENT_LOG_COLUMNS
+        _write("--events-log", args.events_log, pd.DataFrame(batch.events_log, columns=list(EVENT_LOG_COLUMNS)))
+    if args.quiet:
+        return 0
+    if args.out and not args.json:
+        print(f"trialsim simulate: wrote {batch.n_replicates * batch.n_patients} patients "
+              f"({batch.n_replicates} trial{'s' if batch.n_replicates > 1 else ''}, seed {batch.seed}) to {args.out}")
+        return 0
+    from .simulate_output import simulate_text
+    from ..engines.summary import batch_summary
+
+    summary = batch_summary(batch, horizon=trial.follow_up)
+    if args.json:
+        from .output import to_json
+        print(to_json(summary))
+    else:
+        print(simulate_text(summary))
+    return 0
