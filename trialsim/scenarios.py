@@ -13,14 +13,16 @@ A scenario file has three tables (see ``scenarios/default.toml``, the commented 
     [design]  kind = "two_arm" | "single_arm" | "historical_control", and the fields of that design class
 
 Built-in scenarios are found by name (``default``, ``parametric``, ``single_arm_rate``, ``historical_arm``);
-anything else is read as a path. Every error names the file (or the command-line option that set the value),
-the key and the value, on one line. This module is the only reader of scenario files (tomllib).
+anything else is read as a path. Every error is one line in the one format (:mod:`trialsim.exceptions`), naming
+the file and the key (``study.toml: [trial] n must be ...``) or the command-line option that set the value. Values
+are checked by the model's own validation (strictly: ``stratified = "false"`` is not a boolean, ``sided = 2.0`` not
+an integer), and a value from a file that is not a valid scenario is never echoed at length. This module is the
+only reader of scenario files (tomllib).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from importlib import resources
@@ -28,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
-from .exceptions import InputError
+from .exceptions import SHOWN, SHOWN_FROM_FILE, SHOWN_PATH, InputError, invalid
 from .model import Accrual, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
+from .model.validation import check_nonnegative, check_positive
 
 __all__ = ["Scenario", "load_scenario", "read_scenario", "build_scenario", "builtin_scenarios", "find_scenario",
            "parametric_model"]
@@ -82,8 +85,8 @@ def builtin_scenarios() -> dict[str, Any]:
     return {p.name[:-5]: p for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
 
 
-def find_scenario(name_or_path: str | Path):
-    """The file of a built-in scenario name, or ``name_or_path`` itself when it is an existing file."""
+def find_scenario(name_or_path: str | Path) -> Any:
+    """The file of a built-in scenario name, or ``name_or_path`` itself when it is an existing regular file."""
     text = str(name_or_path)
     builtin = builtin_scenarios()
     if text.replace("-", "_") in builtin:  # single-arm-rate and single_arm_rate both name a built-in
@@ -91,10 +94,13 @@ def find_scenario(name_or_path: str | Path):
     path = Path(text)
     if path.is_file():
         return path
+    if path.exists():
+        raise invalid("scenario", "must be a regular file (a TOML scenario), not a directory, device or pipe", text,
+                      subject="--scenario", limit=SHOWN_PATH)
     if path.suffix == ".toml" or "/" in text or "\\" in text:
-        raise InputError(f"scenario file {text!r} does not exist")
-    raise InputError(f"unknown scenario {text!r}; built-in scenarios: {', '.join(builtin)} (or give a path to a "
-                     f".toml file)")
+        raise invalid("scenario", "must be an existing file", text, subject="--scenario", limit=SHOWN_PATH)
+    raise invalid("scenario", f"must be a built-in scenario ({', '.join(builtin)}) or a .toml file", text,
+                  subject="--scenario")
 
 
 def read_scenario(name_or_path: str | Path) -> tuple[dict, str]:
@@ -105,9 +111,9 @@ def read_scenario(name_or_path: str | Path) -> tuple[dict, str]:
     try:
         data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{label}: invalid TOML: {exc}") from None
+        raise invalid("scenario", "must be valid TOML", str(exc), subject=label) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{label}: cannot read: {exc}") from None
+        raise invalid("scenario", "must be a readable UTF-8 text file", type(exc).__name__, subject=label) from None
     return data, label
 
 
@@ -121,61 +127,65 @@ def load_scenario(name_or_path: str | Path = "default", overrides: dict | None =
 
 
 class _Where:
-    """Names the origin of each value in error messages: the file and key, or the command-line option."""
+    """Names the origin of each value in error messages: the command-line option that set it, or the file and
+    the key (``study.toml: [trial] n``)."""
 
-    def __init__(self, source: str, options: dict[tuple[str, str], str]):
+    def __init__(self, source: str, options: dict[tuple[str, str], str]) -> None:
         self.source, self.options = source, options
 
-    def __call__(self, section: str, key: str, value: Any) -> str:
-        option = self.options.get((section, key))
+    def __call__(self, section: str, key: str | None = None) -> str:
+        option = self.options.get((section, key)) if key is not None else None
         if option is not None:
-            return f"option {option} {_show(value)}"
-        where = f"[{section}] " if section else ""
-        return f"{self.source}: {where}{key} = {_show(value)}"
+            return option
+        place = " ".join(part for part in (f"[{section}]" if section else "", key or "") if part)
+        return f"{self.source}: {place}" if place else self.source
+
+    def error(self, exc: InputError, section: str, table: dict) -> InputError:
+        """``exc`` (raised by a dataclass or a design) named after the key of ``section`` that set the value; a
+        value from the file is shown only in part."""
+        key = exc.key if exc.key in table else None
+        from_file = (section, key) not in self.options
+        return exc.about(self(section, key), limit=SHOWN_FROM_FILE if from_file else SHOWN)
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
+class _Hidden:
+    """A value an error message names only by its kind (``a str``), not by its content."""
+
+    def __init__(self, value: Any) -> None:
+        self.kind = type(value).__name__
+
+    def __repr__(self) -> str:
+        return f"a {self.kind}"
 
 
 def _table(data: Any, section: str, where: _Where) -> dict:
     if not isinstance(data, dict):
-        raise InputError(f"{where.source}: [{section}] must be a table; got {_show(data)}")
+        raise invalid(section, "must be a table", _Hidden(data), subject=where(section))
     return data
 
 
-def _unknown(table: dict, allowed, section: str, where: _Where) -> None:
+def _unknown(table: dict, allowed: tuple[str, ...], section: str, where: _Where) -> None:
     for key in table:
         if key not in allowed:
             option = where.options.get((section, key))
             if option is not None:  # set on the command line: name the option, not the file
-                raise InputError(f"option {option} {_show(table[key])} does not apply here; [{section}] takes "
-                                 f"only: {', '.join(allowed)}")
-            label = f"[{section}] " if section else ""
-            raise InputError(f"{where.source}: unknown key {label}{key!r} (value {_show(table[key])}); expected "
-                             f"one of: {', '.join(allowed)}")
+                raise invalid(key, f"does not apply here ([{section}] takes only {', '.join(allowed)})",
+                              table[key], subject=option)
+            # the key and the kind of its value, never the value: a file that is not a scenario may hold anything
+            raise invalid(key, f"is not a key of {f'[{section}]' if section else 'a scenario'} (it takes "
+                          f"{', '.join(allowed)})", _Hidden(table[key]), subject=where(section, key))
 
 
-def _number(table: dict, key: str, section: str, where: _Where, *, low: float = 0.0, high: float = math.inf,
-            open_low: bool = True, open_high: bool = True, integer: bool = False) -> Any:
-    value = table[key]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
-    if integer:
-        ok = ok and isinstance(value, int)
-    if not ok:
-        lo, hi = ("(" if open_low else "["), (")" if open_high else "]")
-        kind = "an integer" if integer else "a number"
-        bounds = f"{lo}{low:g}, {high:g}{hi}" if math.isfinite(high) else f"{'>' if open_low else '>='} {low:g}"
-        rule = f"in {bounds}" if math.isfinite(high) else bounds
-        raise InputError(f"{where(section, key, value)}: must be {kind} {rule}")
-    return value
+def _number(table: dict, key: str, section: str, where: _Where, *, high: float = math.inf,
+            zero: bool = False) -> float:
+    """A number > 0 (>= 0 with ``zero``; at most ``high``) at ``table[key]``, named after its key or option."""
+    try:
+        value = check_nonnegative(key, table[key]) if zero else check_positive(key, table[key])
+        if value > high:
+            raise invalid(key, f"must be a number in (0, {high:g}]", table[key])
+        return value
+    except InputError as exc:
+        raise where.error(exc, section, table) from None
 
 
 def parametric_model(*, horizon: float, control_survival: float | None = None, control_median: float | None = None,
@@ -187,11 +197,11 @@ def parametric_model(*, horizon: float, control_survival: float | None = None, c
     given_t = [k for k, v in (("treatment_survival", treatment_survival), ("treatment_median", treatment_median),
                               ("hazard_ratio", hazard_ratio)) if v is not None]
     if len(given_c) != 1:
-        raise InputError(f"a parametric model needs exactly one of control_survival, control_median; got "
-                         f"{', '.join(given_c) or 'neither'}")
+        raise invalid("model", "needs exactly one of control_survival, control_median",
+                      ", ".join(given_c) or "neither")
     if len(given_t) != 1:
-        raise InputError(f"a parametric model needs exactly one of treatment_survival, treatment_median, "
-                         f"hazard_ratio; got {', '.join(given_t) or 'none'}")
+        raise invalid("model", "needs exactly one of treatment_survival, treatment_median, hazard_ratio",
+                      ", ".join(given_t) or "none")
     control = (ParametricArm.from_survival(control_survival, horizon) if control_survival is not None
                else ParametricArm.from_median(control_median))
     if treatment_survival is not None:
@@ -207,24 +217,21 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
     _unknown(table, _MODEL_KEYS, "model", where)
     kind = table.get("kind", "ctdmas")
     if kind not in ("ctdmas", "parametric"):
-        raise InputError(f"{where('model', 'kind', kind)}: must be 'ctdmas' or 'parametric'")
-    horizon = float(_number(table, "horizon", "model", where)) if "horizon" in table else 8.0
+        raise invalid("kind", "must be 'ctdmas' or 'parametric'", kind, subject=where("model", "kind"))
+    horizon = _number(table, "horizon", "model", where) if "horizon" in table else 8.0
     if kind == "parametric":
         for key in ("ruxolitinib", "control", "baseline"):
             if key in table:
-                raise InputError(f"{where.source}: [model] {key!r} applies to kind = 'ctdmas' only")
-        values = {}
-        for key in _PARAMETRIC_KEYS:
-            if key in table:
-                survival = key.endswith("_survival")
-                values[key] = float(_number(table, key, "model", where, high=1.0 if survival else math.inf))
+                raise invalid(key, "applies to kind = 'ctdmas' only", key, subject=where("model"))
+        values = {key: _number(table, key, "model", where, high=1.0 if key.endswith("_survival") else math.inf)
+                  for key in _PARAMETRIC_KEYS if key in table}
         try:
             return parametric_model(horizon=horizon, **values), horizon
-        except (InputError, ValueError) as exc:
-            raise InputError(f"{where.source}: [model] {exc}") from None
+        except InputError as exc:
+            raise where.error(exc, "model", table) from None
     for key in _PARAMETRIC_KEYS:
         if key in table:
-            raise InputError(f"{where('model', key, table[key])}: applies to kind = 'parametric' only")
+            raise invalid(key, "applies to kind = 'parametric' only", table[key], subject=where("model", key))
     from .model import default_model
 
     model = default_model(horizon)
@@ -242,70 +249,53 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
                 _unknown(values, tuple(f.name for f in fields(cls)), section, where)
                 try:
                     changes[part] = replace(getattr(arms[index], part), **values)
-                except (ValueError, TypeError) as exc:
-                    raise InputError(f"{where.source}: [{section}] {exc}") from None
+                except InputError as exc:
+                    raise where.error(exc, section, values) from None
         arms[index] = replace(arms[index], **changes)
     baseline = model.baseline
     if "baseline" in table:
         values = _table(table["baseline"], "model.baseline", where)
         _unknown(values, tuple(f.name for f in fields(BaselineMix)), "model.baseline", where)
         try:
-            baseline = replace(baseline, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{where.source}: [model.baseline] {exc}") from None
+            baseline = replace(baseline, **values)
+        except InputError as exc:
+            raise where.error(exc, "model.baseline", values) from None
     return replace(model, arms=tuple(arms), baseline=baseline), horizon
-
-
-_FIELD = re.compile(r"`\w+\.(\w+)`")
 
 
 def _build_trial(table: dict, horizon: float, where: _Where) -> Trial:
     _unknown(table, _TRIAL_KEYS, "trial", where)
     values: dict[str, Any] = {k: v for k, v in table.items() if k not in ("accrual_rate", "dropout_hazard")}
     if "n" not in values:
-        raise InputError(f"{where.source}: [trial] n is required")
-    if isinstance(values.get("allocation"), list):
-        values["allocation"] = tuple(values["allocation"])
+        raise invalid("n", "is required", None, subject=where("trial", "n"))
     allocation = values.get("allocation", (1, 1))
-    n_arms = len(allocation) if isinstance(allocation, tuple) else 2
+    n_arms = len(allocation) if isinstance(allocation, (list, tuple)) else 2
     values.setdefault("follow_up", horizon)
     if "accrual_rate" in table:
-        values["accrual"] = Accrual(kind="poisson", rate=float(_number(table, "accrual_rate", "trial", where)))
-    if "dropout_hazard" in table:
-        dropout = table["dropout_hazard"]
-        if isinstance(dropout, list):
-            values["dropout_hazard"] = tuple(dropout)
-        else:
-            _number(table, "dropout_hazard", "trial", where, open_low=False)
-            values["dropout_hazard"] = (float(dropout),) * n_arms
+        values["accrual"] = Accrual(kind="poisson", rate=_number(table, "accrual_rate", "trial", where))
+    dropout = table.get("dropout_hazard", 0.0)
+    if isinstance(dropout, list):
+        values["dropout_hazard"] = tuple(dropout)
     else:
-        values["dropout_hazard"] = (0.0,) * n_arms
+        values["dropout_hazard"] = (_number(table, "dropout_hazard", "trial", where, zero=True),) * n_arms \
+            if "dropout_hazard" in table else (0.0,) * n_arms
     try:
         return Trial(**values)
-    except (ValueError, TypeError) as exc:
-        match = _FIELD.search(str(exc))
-        key = match.group(1) if match else None
-        if key in table:
-            raise InputError(f"{where('trial', key, table[key])}: {exc}") from None
-        raise InputError(f"{where.source}: [trial] {exc}") from None
+    except InputError as exc:
+        raise where.error(exc, "trial", table) from None
 
 
-def _build_design(table: dict, horizon_given: bool, where: _Where) -> Design:
+def _build_design(table: dict, where: _Where) -> Design:
     kind = table.get("kind", "two_arm")
     if kind not in _DESIGNS:
-        raise InputError(f"{where('design', 'kind', kind)}: must be one of {', '.join(_DESIGNS)}")
+        raise invalid("kind", f"must be one of {', '.join(_DESIGNS)}", kind, subject=where("design", "kind"))
     cls = _DESIGNS[kind]
     allowed = ("kind", *(f.name for f in fields(cls)))
     _unknown(table, allowed, "design", where)
-    values = {k: v for k, v in table.items() if k != "kind"}
     try:
-        return cls(**values)
-    except (ValueError, TypeError) as exc:
-        match = _FIELD.search(str(exc))
-        key = match.group(1) if match else None
-        if key in table:
-            raise InputError(f"{where('design', key, table[key])}: {exc}") from None
-        raise InputError(f"{where.source}: [design] {exc}") from None
+        return cls(**{k: v for k, v in table.items() if k != "kind"})
+    except InputError as exc:
+        raise where.error(exc, "design", table) from None
 
 
 def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | None = None) -> Scenario:
@@ -320,6 +310,11 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
     overrides
         ``{(section, key): (value, option)}``: values set on the command line, applied over the file; errors
         about them name the option instead of the file. A value of ``None`` removes the key.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the key, or the option, the rule and the value.
     """
     options: dict[tuple[str, str], str] = {}
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
@@ -334,15 +329,22 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
     _unknown(data, _TOP_KEYS, "", where)
     model_table = _table(data.get("model", {}), "model", where)
     _unknown(model_table, _MODEL_KEYS, "model", where)
-    horizon = float(_number(model_table, "horizon", "model", where)) if "horizon" in model_table else 8.0
+    horizon = _number(model_table, "horizon", "model", where) if "horizon" in model_table else 8.0
     # Trial and design first: they are cheap to check, while the calibrated model takes a moment to build
-    trial = _build_trial(_table(data.get("trial", {}), "trial", where), horizon, where)
+    trial_table = _table(data.get("trial", {}), "trial", where)
+    trial = _build_trial(trial_table, horizon, where)
     design_table = _table(data.get("design", {}), "design", where)
-    design = _build_design(design_table, "horizon" in design_table, where)
+    design = _build_design(design_table, where)
     model, _ = _build_model(model_table, where)
     try:
         design.simulated_trials(model, trial)  # cross-checks: arms, horizon within follow-up, response visits
     except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None
-    return Scenario(name=str(data.get("name", source)), description=str(data.get("description", "")), model=model,
-                    trial=trial, design=design, source=source)
+        section = "trial" if exc.field and exc.field.startswith("Trial.") else "design"
+        raise where.error(exc, section, trial_table if section == "trial" else design_table) from None
+    return Scenario(name=_text(data.get("name", source)), description=_text(data.get("description", "")),
+                    model=model, trial=trial, design=design, source=source)
+
+
+def _text(value: Any) -> str:
+    """A scenario's name or description as printed: one line, control characters escaped."""
+    return str(value).encode("unicode_escape").decode("ascii")

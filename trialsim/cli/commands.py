@@ -1,39 +1,36 @@
 """The ``trialsim`` command line: thin argparse front end over the library.
 
 ``main(argv=None) -> int`` parses, calls one library function, hands the result to the reporting code and
-returns the exit status: 0 on success, 2 on bad input (one line on stderr naming the option, file or key and
-the value; no traceback), 130 when interrupted.
+returns the exit status: 0 on success, 1 when a search did not reach its target (``sample-size``), 2 on bad
+input, 130 when interrupted. Bad input is one line on stderr in the one format
+``trialsim <command>: error: <subject> <rule> (got <value>)``, where the subject is the option, or the scenario
+file and key, that gave the value (``docs/cli.md``, "Errors"); never a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 
-from .options import ArgumentParser, nonneg_int, positive_float, positive_int
+from ..exceptions import InputError
+from .options import (OPTION_OF_FIELD, ArgumentParser, Progress, argparse_text, error_line, nonneg_int,
+                      positive_float, positive_int)
 from .power import add_power_parsers
 from .simulate import add_simulate_parser
-from ..exceptions import InputError
 
-__all__ = ["main", "build_parser", "ArgumentParser", "fail"]
-
-
-def fail(message: str) -> int:
-    """Print one error line and return the bad-input exit status."""
-    print(f"trialsim: error: {message}", file=sys.stderr)
-    return 2
+__all__ = ["main", "build_parser"]
 
 
 def at_least_two(text: str) -> int:
     """--reps of calibrate --check: a Monte Carlo interval needs at least two cohorts."""
-    import argparse
-
     value = positive_int(text)
     if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (cohorts for a Monte Carlo interval); got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2 (cohorts for a Monte Carlo interval) (got {text!r})")
     return value
 
 
-def _add_calibrate(subparsers) -> None:
+def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("calibrate", help="targets vs calibrated model (vs simulated cohorts with --check)",
                               description="Calibrate the CTD-MAS model to the published study and show each target "
                                           "beside the model's exact value.")
@@ -44,10 +41,12 @@ def _add_calibrate(subparsers) -> None:
     p.add_argument("--reps", type=at_least_two, default=2000, help="cohorts simulated by --check (default 2000)")
     p.add_argument("--seed", type=nonneg_int, default=None, help="root seed for --check (default: fresh entropy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr (the result on "
+                                                        "stdout is unchanged)")
     p.set_defaults(run=_run_calibrate)
 
 
-def _run_calibrate(args) -> int:
+def _run_calibrate(args: argparse.Namespace) -> int:
     from ..model import calibrate
     from .output import calibration_text, to_json
 
@@ -56,7 +55,8 @@ def _run_calibrate(args) -> int:
     if args.check:
         from ..design.study_rerun import check_calibration
 
-        check = check_calibration(result, n_cohorts=args.reps, seed=args.seed)
+        with Progress("re-running the study", quiet=args.quiet, total=args.reps) as bar:
+            check = check_calibration(result, n_cohorts=args.reps, seed=args.seed, progress=bar)
     if args.json:
         payload = result.to_dict()
         if check:
@@ -88,21 +88,34 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _named_after_option(exc: InputError) -> InputError:
+    """An error the library raised about one of its fields, named after the option that sets that field."""
+    option = OPTION_OF_FIELD.get(exc.field or "")
+    if option is not None and str(exc).startswith("`"):  # still named after the field, not yet a file or option
+        return exc.about(option)
+    return exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     from .allocator import tune_allocator
 
-    tune_allocator()  # keep numpy's chunk-sized temporaries in the heap between chunks (see _allocator)
+    tune_allocator()  # keep numpy's chunk-sized temporaries in the heap between chunks (see cli/allocator.py)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    prog = f"trialsim {args.command}"
+    if extra:  # name the command the unknown option was given to
+        print(error_line(prog, argparse_text(f"unrecognized arguments: {' '.join(extra)}")), file=sys.stderr)
+        return 2
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
-        return fail(str(exc).splitlines()[0])
+        print(error_line(prog, str(_named_after_option(exc))), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("trialsim: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

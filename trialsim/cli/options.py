@@ -1,25 +1,69 @@
-"""What every ``trialsim`` subcommand shares: option types and the progress bar."""
+"""What every ``trialsim`` subcommand shares: option types, the one error format, and the progress bar."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-__all__ = ["ArgumentParser", "number", "positive_float", "nonneg_float", "open_probability", "positive_int",
+__all__ = ["ArgumentParser", "OPTION_OF_FIELD", "error_line", "argparse_text", "number", "positive_float", "nonneg_float", "open_probability", "positive_int",
            "nonneg_int", "jobs", "allocation", "Progress"]
 
 
+#: Library fields and arguments -> the option that sets them, for errors that reach the command line from the
+#: library (the scenario builder names options itself).
+OPTION_OF_FIELD = {
+    "n_replicates": "--reps", "n_cohorts": "--reps", "seed": "--seed", "n_jobs": "--jobs", "backend": "--backend",
+    "engine": "--engine", "scheduler": "--scheduler", "target_power": "--power", "n_max": "--n-max",
+    "horizon_weeks": "--horizon",
+    "Trial.n": "--n", "Trial.allocation": "--allocation", "Trial.block_size": "--block-size",
+    "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout", "Trial.analysis": "--analysis",
+    "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events", "Accrual.rate": "--accrual-rate",
+    "Accrual.kind": "--accrual",
+}
+
+_CHOICE = re.compile(r"invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)$")
+_ARGUMENT = re.compile(r"^argument (?P<option>[^:]+): (?P<rest>.*)$")
+
+
+def error_line(prog: str, text: str) -> str:
+    """The one error format of the command line: ``trialsim <command>: error: <subject> <rule> (got <value>)``."""
+    return f"{prog}: error: {text}"
+
+
+def argparse_text(message: str) -> str:
+    """An argparse message in the one format (``--engine must be one of ... (got 'x')``)."""
+    match = _ARGUMENT.match(message)
+    if match is None:
+        if message.startswith("unrecognized arguments: "):
+            return f"option must be one of this command's options (see --help) (got {message.split(': ', 1)[1]!r})"
+        if message.startswith("the following arguments are required: "):
+            return f"{message.split(': ', 1)[1]} is required (got none)"
+        return message
+    option = match.group("option").split("/")[-1]
+    rest = match.group("rest")
+    choice = _CHOICE.match(rest)
+    if choice is not None:
+        choices = ", ".join(c.strip().strip("'") for c in choice.group("choices").split(","))
+        return f"{option} must be one of {choices} (got {choice.group('value')})"
+    if rest == "expected one argument":
+        return f"{option} needs a value (got none)"
+    if rest.startswith("ignored explicit argument "):
+        return f"{option} takes no value (got {rest.removeprefix('ignored explicit argument ')})"
+    return f"{option} {rest}"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a usage error on one line and exits with status 2."""
+    """argparse that reports a usage error on one line, in the one format, and exits with status 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
+        self.exit(2, error_line(self.prog, argparse_text(message)) + "\n")
 
 
-def _fail(rule: str, text: str):
-    raise argparse.ArgumentTypeError(f"expected {rule}; got {text!r}")
+def _fail(rule: str, text: str) -> NoReturn:
+    raise argparse.ArgumentTypeError(f"{rule} (got {text!r})")
 
 
 def number(text: str) -> float:
@@ -27,30 +71,30 @@ def number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        _fail("a number", text)
+        _fail("must be a number", text)
     if not math.isfinite(value):
-        _fail("a finite number", text)
+        _fail("must be a finite number", text)
     return value
 
 
 def positive_float(text: str) -> float:
     value = number(text)
     if not value > 0:
-        _fail("a number > 0", text)
+        _fail("must be a number > 0", text)
     return value
 
 
 def nonneg_float(text: str) -> float:
     value = number(text)
     if value < 0:
-        _fail("a number >= 0", text)
+        _fail("must be a number >= 0", text)
     return value
 
 
 def open_probability(text: str) -> float:
     value = number(text)
     if not 0 < value < 1:
-        _fail("a number in (0, 1)", text)
+        _fail("must be a number in (0, 1)", text)
     return value
 
 
@@ -58,9 +102,9 @@ def nonneg_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        _fail("a non-negative integer", text)
+        _fail("must be a non-negative integer", text)
     if value < 0:
-        _fail("a non-negative integer", text)
+        _fail("must be a non-negative integer", text)
     return value
 
 
@@ -68,9 +112,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        _fail("a positive integer", text)
+        _fail("must be a positive integer", text)
     if value < 1:
-        _fail("a positive integer", text)
+        _fail("must be a positive integer", text)
     return value
 
 
@@ -79,9 +123,9 @@ def jobs(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        _fail("a positive integer or -1 (all cores)", text)
+        _fail("must be a positive integer or -1 (all cores)", text)
     if value == 0 or value < -1:
-        _fail("a positive integer or -1 (all cores)", text)
+        _fail("must be a positive integer or -1 (all cores)", text)
     return value
 
 
@@ -92,7 +136,7 @@ def allocation(text: str) -> tuple[int, ...]:
     except ValueError:
         values = ()
     if not 1 <= len(values) <= 2 or any(v < 1 for v in values):
-        _fail("one or two positive integers like 1:1 or 2:1", text)
+        _fail("must be one or two positive integers like 1:1 or 2:1", text)
     return values
 
 

@@ -14,7 +14,8 @@ import sys
 from .options import allocation as _allocation, jobs as _jobs, nonneg_float as _nonneg, \
     nonneg_int as _seed, open_probability as _open_probability, positive_float as _positive, \
     positive_int as _positive_int, Progress
-from ..exceptions import InputError
+from ..exceptions import SHOWN_PATH, invalid
+from .files import check_output_path
 
 __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
 
@@ -147,7 +148,8 @@ def scenario_from_args(args, *, sizing: bool = False):
             if not any(parametric[k] is not None or (file_parametric and k in model) for k in group):
                 given = next(k for k, v in parametric.items() if v is not None)
                 option = "--" + given.replace("_", "-")
-                raise InputError(f"option {option} {parametric[given]:g}: a parametric trial also needs {need}")
+                raise invalid(given, f"needs {need} too (a parametric trial has both arms)", parametric[given],
+                              subject=option)
     if args.horizon is not None:
         put("model", "horizon", args.horizon, "--horizon")
         put("trial", "follow_up", args.horizon, "--horizon")
@@ -178,7 +180,7 @@ def scenario_from_args(args, *, sizing: bool = False):
     if getattr(args, "n", None) is not None:
         put("trial", "n", args.n, "--n")
     if args.events is not None and args.analysis_time is not None:
-        raise InputError("options --events and --analysis-time exclude each other")
+        raise invalid("events", "and --analysis-time exclude each other", args.events, subject="--events")
     if args.events is not None:
         put("trial", "analysis", "events", "--events")
         put("trial", "target_events", args.events, "--events")
@@ -218,77 +220,69 @@ def _grid_values(spec: str, parser_type) -> list:
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
-            raise InputError(f"option --grid: expected start:stop:step; got {spec!r}")
+            raise invalid("grid", "must be start:stop:step or a list of values", spec, subject="--grid")
         try:
             start, stop, step = (float(p) for p in parts)
         except ValueError:
-            raise InputError(f"option --grid: expected numbers in start:stop:step; got {spec!r}") from None
+            raise invalid("grid", "must hold numbers in start:stop:step", spec, subject="--grid") from None
         if not step > 0 or stop < start:
-            raise InputError(f"option --grid: need step > 0 and stop >= start; got {spec!r}")
+            raise invalid("grid", "needs step > 0 and stop >= start", spec, subject="--grid")
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
         if count > 1000:
-            raise InputError(f"option --grid: {count} points is too many (at most 1000); got {spec!r}")
+            raise invalid("grid", f"must have at most 1000 points ({count} asked for)", spec, subject="--grid")
         integral = all(float(p).is_integer() for p in parts)
         raw = [str(int(start + k * step)) if integral else repr(round(start + k * step, 10)) for k in range(count)]
     else:
         raw = [p.strip() for p in text.split(",") if p.strip()]
         if not raw:
-            raise InputError(f"option --grid: no values in {spec!r}")
+            raise invalid("grid", "must hold at least one value", spec, subject="--grid")
     values = []
     for item in raw:
         try:
             values.append(parser_type(item) if parser_type is not None else item)
         except (argparse.ArgumentTypeError, ValueError) as exc:
-            raise InputError(f"option --grid: value {item!r}: {exc}") from None
+            raise invalid("grid", f"values {str(exc).split(' (got ')[0]}", item, subject="--grid") from None
     return values
 
 
 def _grid(args, parser_actions) -> tuple[str, str, list]:
     if "=" not in args.grid:
-        raise InputError(f"option --grid: expected PARAM=VALUES like n=20:80:10; got {args.grid!r}")
+        raise invalid("grid", "must be PARAM=VALUES like n=20:80:10", args.grid, subject="--grid")
     name, spec = args.grid.split("=", 1)
     name = name.strip().lstrip("-")
     action = parser_actions.get("--" + name)
     banned = {"grid", "out", "json", "quiet", "reps", "seed", "jobs", "backend", "scheduler", "engine", "scenario"}
     if action is None or name in banned or action.nargs == 0:
-        raise InputError(f"option --grid: unknown parameter {name!r}; use an option of `trialsim power` such as n, "
-                         f"hazard-ratio, control-survival, treatment-survival, alpha, dropout, accrual-rate")
+        raise invalid("grid", "must vary an option of `trialsim power` such as n, hazard-ratio, control-survival, "
+                      "treatment-survival, alpha, dropout, accrual-rate", name, subject="--grid")
     return name, action.dest, _grid_values(spec, action.type)
 
 
 # ----------------------------------------------------------------------------------------------- runners
 
 
-def _guarded(body):
-    try:
-        return body()
-    except InputError as exc:
-        print(f"trialsim: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("trialsim: interrupted", file=sys.stderr)
-        return 130
+def _check_scheduler(args: argparse.Namespace) -> None:
+    if args.scheduler and args.backend != "dask":
+        raise invalid("scheduler", "needs --backend dask", args.scheduler, subject="--scheduler")
 
 
-def _run_options(args) -> dict:
+def _run_options(args: argparse.Namespace) -> dict:
     return dict(n_replicates=args.reps, n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
                 engine=args.engine)
 
 
-def run_power(args) -> int:
+def run_power(args: argparse.Namespace) -> int:
     """``trialsim power``: print the power (text or JSON), or a power curve with ``--grid``."""
-    return _guarded(lambda: _run_power(args))
-
-
-def _run_power(args) -> int:
     from . import power_output as report
     from ..design.sizing import power
     from ..engines.seeding import root_sequence
 
     if args.out and not args.grid:
-        raise InputError("option --out writes the power curve: give --grid too")
-    if args.scheduler and args.backend != "dask":
-        raise InputError(f"option --scheduler {args.scheduler!r} needs --backend dask")
+        raise invalid("out", "writes the power curve: it needs --grid", args.out, subject="--out",
+                      limit=SHOWN_PATH)
+    _check_scheduler(args)
+    if args.out:
+        check_output_path("--out", args.out, (".csv",))
     if not args.grid:
         scenario = scenario_from_args(args)
         with Progress("power", quiet=args.quiet, total=args.reps) as bar:
@@ -308,10 +302,7 @@ def _run_power(args) -> int:
             points.append((value, power(scenario.model, scenario.trial, scenario.design, seed=seed, progress=bar,
                                         **_run_options(args))))
     if args.out:
-        try:
-            report.write_grid_csv(args.out, name, points)
-        except OSError as exc:
-            raise InputError(f"option --out {args.out!r}: cannot write: {exc.strerror or exc}") from None
+        report.write_grid_csv(args.out, name, points)
     if args.json:
         from .output import to_json
 
@@ -333,17 +324,12 @@ def _power_parser() -> argparse.ArgumentParser:
     return sub.choices["power"]
 
 
-def run_sample_size(args) -> int:
-    """``trialsim sample-size``: the smallest n reaching ``--power``."""
-    return _guarded(lambda: _run_sample_size(args))
-
-
-def _run_sample_size(args) -> int:
+def run_sample_size(args: argparse.Namespace) -> int:
+    """``trialsim sample-size``: the smallest n reaching ``--power`` (exit status 1 when it is not reached)."""
     from . import power_output as report
     from ..design.sizing import sample_size
 
-    if args.scheduler and args.backend != "dask":
-        raise InputError(f"option --scheduler {args.scheduler!r} needs --backend dask")
+    _check_scheduler(args)
     scenario = scenario_from_args(args, sizing=True)
     with Progress("sample size", quiet=args.quiet) as bar:  # the search decides how many trials it runs
         result = sample_size(scenario.model, scenario.design, target_power=args.target_power, trial=scenario.trial,

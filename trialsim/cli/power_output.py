@@ -167,9 +167,9 @@ def grid_dict(parameter: str, points: Sequence[tuple[object, Any]]) -> dict:
             "points": [dict(zip(GRID_COLUMNS, row)) for row in _grid_rows(parameter, points)]}
 
 
-def write_grid_csv(path, parameter: str, points) -> None:
-    """Write the power curve as CSV, whole or not at all."""
-    from .files import write_atomic
+def write_grid_csv(path: str, parameter: str, points: Sequence[tuple[object, Any]]) -> None:
+    """Write the power curve as CSV (``--out``), whole or not at all."""
+    from .files import write_output
 
     rows = _grid_rows(parameter, points)
 
@@ -180,4 +180,4 @@ def write_grid_csv(path, parameter: str, points) -> None:
             for row in rows:
                 out.writerow([repr(v) if isinstance(v, float) else v for v in row])
 
-    write_atomic(path, writer)
+    write_output("--out", path, writer)

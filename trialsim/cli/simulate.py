@@ -8,20 +8,19 @@ line naming the option and the value) for bad input.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .options import allocation as _allocation, nonneg_float as _nonneg_float, nonneg_int as _nonneg_int, \
-    positive_float as _positive_float, positive_int as _positive_int
-from ..exceptions import InputError
+    positive_float as _positive_float, positive_int as _positive_int, Progress
+from ..exceptions import invalid
+from .files import check_output_path, write_output
 
 __all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
 
 _FORMATS = (".csv", ".parquet")
-#: Field of a model dataclass -> the option that sets it (for error messages).
-_OPTION_OF = {"Trial.n": "--n", "Trial.allocation": "--allocation", "Trial.block_size": "--block-size",
-              "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout",
-              "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events",
-              "Trial.analysis": "--analysis", "Accrual.rate": "--accrual-rate", "Accrual.kind": "--accrual"}
 
 
 def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
@@ -64,17 +63,10 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scenario", metavar="NAME|PATH", default=None,
                    help="take the model and trial from a scenario (built-in name or TOML file); options override")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr (the result on "
+                                                        "stdout is unchanged)")
     p.set_defaults(run=run_simulate)
     return p
-
-
-def _as_input_error(exc: ValueError) -> InputError:
-    """A model validation error, with the dataclass field replaced by the option that sets it."""
-    message = str(exc).splitlines()[0]
-    for field, option in _OPTION_OF.items():
-        message = message.replace(f"`{field}`", f"`{option}`")
-    return InputError(message)
 
 
 _TRIAL_OPTIONS = {"n": "--n", "allocation": "--allocation", "block_size": "--block-size",
@@ -84,7 +76,8 @@ _TRIAL_OPTIONS = {"n": "--n", "allocation": "--allocation", "block_size": "--blo
 
 def build_trial(args, n_arms: int, base=None):
     """The :class:`~trialsim.model.Trial` the options describe over ``base`` (default: the default trial at
-    the horizon); ``InputError`` naming the option if invalid."""
+    the horizon). An invalid value raises the model's ``InputError``, which the command line names after the
+    option that set it."""
     from dataclasses import replace
 
     from ..model import default_trial
@@ -101,17 +94,22 @@ def build_trial(args, n_arms: int, base=None):
             changes["dropout_hazard" if key == "dropout" else key] = value
     if "allocation" in changes and len(changes["allocation"]) != n_arms:
         given = ":".join(map(str, changes["allocation"]))
-        raise InputError(f"`--allocation` must give one integer per arm ({n_arms}); got {given!r}")
+        raise invalid("allocation", f"must give one integer per arm ({n_arms})", given, subject="--allocation")
     if "dropout_hazard" in changes:
         changes["dropout_hazard"] = (changes["dropout_hazard"],) * n_arms
-    try:
-        if args.accrual == "poisson" or args.accrual_rate is not None:
-            changes["accrual"] = Accrual(kind="poisson", rate=args.accrual_rate or 1.0)
-        elif args.accrual == "instant":
-            changes["accrual"] = Accrual(kind="instant")
-        return replace(base, **changes)
-    except ValueError as exc:
-        raise _as_input_error(exc) from None
+    if args.accrual == "instant" and args.accrual_rate is not None:
+        raise invalid("accrual", "instant and --accrual-rate exclude each other", args.accrual, subject="--accrual")
+    if args.analysis_time is not None and args.analysis not in (None, "calendar"):
+        raise invalid("analysis_time", f"needs --analysis calendar, not {args.analysis}", args.analysis_time,
+                      subject="--analysis-time")
+    if args.target_events is not None and args.analysis not in (None, "events"):
+        raise invalid("target_events", f"needs --analysis events, not {args.analysis}", args.target_events,
+                      subject="--target-events")
+    if args.accrual == "poisson" or args.accrual_rate is not None:
+        changes["accrual"] = Accrual(kind="poisson", rate=args.accrual_rate or 1.0)
+    elif args.accrual == "instant":
+        changes["accrual"] = Accrual(kind="instant")
+    return replace(base, **changes)
 
 
 def _model_and_trial(args):
@@ -130,40 +128,30 @@ def _model_and_trial(args):
     return model, build_trial(args, model.n_arms, base=trial)
 
 
-def _check_out(option: str, path: str | None, formats: tuple[str, ...]) -> None:
-    if path is None:
-        return
-    suffix = Path(path).suffix.lower()
-    if suffix not in formats:
-        raise InputError(f"`{option}` must end in {' or '.join(formats)}; got {path!r}")
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise InputError(f"`{option}` directory does not exist; got {path!r}")
-    if suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise InputError(f"`{option}` .parquet needs pyarrow (pip install 'trialsim[parquet]'); got {path!r}") \
-                from None
+def _check_outputs(args: argparse.Namespace) -> None:
+    if args.out is not None:
+        check_output_path("--out", args.out, _FORMATS)
+        if Path(args.out).suffix.lower() == ".parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise invalid("out", "(.parquet) needs pyarrow: pip install 'trialsim[parquet]'", args.out,
+                              subject="--out") from None
+    if args.events_log is not None:
+        check_output_path("--events-log", args.events_log, (".csv",))
+        if args.out is not None and Path(args.out).resolve() == Path(args.events_log).resolve():
+            raise invalid("events_log", "must differ from --out", args.events_log, subject="--events-log")
 
 
-def _write(option: str, path: str, frame) -> None:
-    from .files import write_atomic
-
+def _frame_writer(path: str, frame: Any) -> Callable[[str], object]:
     if Path(path).suffix.lower() == ".parquet":
-        writer = lambda tmp: frame.to_parquet(tmp, index=False)  # noqa: E731
-    else:
-        writer = lambda tmp: frame.to_csv(tmp, index=False)  # noqa: E731
-    try:
-        write_atomic(path, writer)
-    except OSError as exc:
-        raise InputError(f"`{option}` cannot be written ({exc.strerror or exc}); got {path!r}") from None
+        return lambda tmp: frame.to_parquet(tmp, index=False)
+    return lambda tmp: frame.to_csv(tmp, index=False)
 
 
 def run_simulate(args) -> int:
     """Run ``trialsim simulate``; returns the exit status (0), raises ``InputError`` for bad input."""
-    _check_out("--out", args.out, _FORMATS)
-    _check_out("--events-log", args.events_log, (".csv",))
+    _check_outputs(args)
     model, trial = _model_and_trial(args)
     engine = args.engine
     if engine == "auto":
@@ -171,27 +159,29 @@ def run_simulate(args) -> int:
 
         engine = "des" if args.events_log or not supports(model, trial, detail=True) else "vectorized"
     if args.events_log and engine != "des":
-        raise InputError(f"`--events-log` needs `--engine des`; got --engine {engine!r}")
+        raise invalid("engine", "must be des for --events-log (only the discrete-event engine keeps a log)", engine,
+                      subject="--engine")
     if engine == "des":
         from ..engines.des import simulate
         opts = {"events_log": bool(args.events_log)}
     else:
         from ..engines.vectorized import simulate
         opts = {}
-    batch = simulate(model, trial, n_replicates=args.reps, seed=args.seed, detail=True, **opts)
+    with Progress("simulate", quiet=args.quiet, total=args.reps) as bar:
+        batch = simulate(model, trial, n_replicates=args.reps, seed=args.seed, detail=True, progress=bar, **opts)
 
     if args.out:
-        _write("--out", args.out, batch.to_frame())
+        write_output("--out", args.out, _frame_writer(args.out, batch.to_frame()))
     if args.events_log:
         import pandas as pd
 
         from ..engines.des import EVENT_LOG_COLUMNS
-        _write("--events-log", args.events_log, pd.DataFrame(batch.events_log, columns=list(EVENT_LOG_COLUMNS)))
-    if args.quiet:
-        return 0
+        log = pd.DataFrame(batch.events_log, columns=list(EVENT_LOG_COLUMNS))
+        write_output("--events-log", args.events_log, _frame_writer(args.events_log, log))
     if args.out and not args.json:
-        print(f"trialsim simulate: wrote {batch.n_replicates * batch.n_patients} patients "
-              f"({batch.n_replicates} trial{'s' if batch.n_replicates > 1 else ''}, seed {batch.seed}) to {args.out}")
+        if not args.quiet:  # a note: the result is the file
+            print(f"trialsim simulate: wrote {batch.n_replicates * batch.n_patients} patients ({batch.n_replicates} "
+                  f"trial{'s' if batch.n_replicates > 1 else ''}, seed {batch.seed}) to {args.out}", file=sys.stderr)
         return 0
     from .simulate_output import simulate_text
     from ..engines.summary import batch_summary

@@ -8,12 +8,14 @@ interval, and the distribution of the log-rank P value of the 20-vs-21 compariso
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import re
 import warnings
 
 import numpy as np
 
 from ..engines.batch import TrialBatch
+from ..engines.seeding import Seed
 from ..stats import logrank_batch
 from ..exceptions import DegenerateStatisticWarning, invalid
 from ..model.validation import check_count
@@ -100,8 +102,9 @@ def _pooled_median_dose(batch: TrialBatch, *, arm: int, week: float) -> float | 
     return float(np.median(batch.dose[:, :, j][alive])) if alive.any() else None
 
 
-def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | None = None,
-                      n_per_arm: tuple[int, int] = (20, 21), detail_batch: bool = False) -> dict:
+def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: Seed = None,
+                      n_per_arm: tuple[int, int] = (20, 21), detail_batch: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> dict:
     """Simulate the published study ``n_cohorts`` times with the DES and compare with the calibrated model.
 
     Parameters
@@ -115,7 +118,9 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | 
     n_per_arm
         Arm sizes of a cohort: 20 ruxolitinib and 21 historical controls in the study.
     detail_batch
-        Also return the simulated :class:`~trialsim.data.TrialBatch` under ``"batch"`` (for tests).
+        Also return the simulated :class:`~trialsim.engines.batch.TrialBatch` under ``"batch"`` (for tests).
+    progress
+        Called as ``progress(done, total)`` (cohorts) as the simulation goes.
 
     Returns
     -------
@@ -143,7 +148,7 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: int | 
     horizon = float(calibration_result.horizon_weeks)
     follow_up = max(horizon, max(model.visit_times))
     trial = cohort_trial(n_per_arm, follow_up=follow_up)
-    batch = des.simulate(model, trial, n_replicates=int(n_cohorts), seed=seed, detail=True)
+    batch = des.simulate(model, trial, n_replicates=int(n_cohorts), seed=seed, detail=True, progress=progress)
 
     rows = []
     for target in calibration_result.targets:
