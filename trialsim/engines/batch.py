@@ -14,10 +14,14 @@ Codes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..model import DISEASES, STATES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TrialBatch", "CENSOR_REASONS", "DIED", "END_OF_FOLLOW_UP", "LOST", "DATA_CUT", "NOT_OBSERVED"]
 
@@ -99,19 +103,31 @@ class TrialBatch:
     def concatenate(batches: list["TrialBatch"]) -> "TrialBatch":
         """Join batches of the same trial along the replicate axis (in the order given)."""
         first = batches[0]
-        joined = {}
-        for name in ("arm", "stratum", "female", "entry", "time", "event", "censor_reason", "analysis_time",
-                     "response", "best_response", "infection_time", "dose_start", "dose"):
-            parts = [getattr(b, name) for b in batches]
-            joined[name] = None if parts[0] is None else np.concatenate(parts, axis=0)
-        logs = None
-        if first.events_log is not None:
-            logs = [row for b in batches for row in b.events_log]
-        return TrialBatch(**joined, arm_names=first.arm_names, visit_times=first.visit_times, seed=first.seed,
-                          spawn_key=first.spawn_key,
-                          engine=first.engine, first_replicate=first.first_replicate, events_log=logs)
 
-    def to_frame(self):
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in batches], axis=0)
+
+        def joined_detail(name: str) -> np.ndarray | None:
+            parts = [getattr(b, name) for b in batches]
+            return None if parts[0] is None else np.concatenate(parts, axis=0)
+
+        logs: list[Any] | None = None
+        if first.events_log is not None:
+            logs = []
+            for b in batches:
+                if b.events_log is None:
+                    raise ValueError("cannot join a batch without an event log to batches with one")
+                logs.extend(b.events_log)
+        return TrialBatch(arm=joined("arm"), stratum=joined("stratum"), female=joined("female"),
+                          entry=joined("entry"), time=joined("time"), event=joined("event"),
+                          censor_reason=joined("censor_reason"), analysis_time=joined("analysis_time"),
+                          response=joined_detail("response"), best_response=joined_detail("best_response"),
+                          infection_time=joined_detail("infection_time"), dose_start=joined_detail("dose_start"),
+                          dose=joined_detail("dose"), arm_names=first.arm_names, visit_times=first.visit_times,
+                          seed=first.seed, spawn_key=first.spawn_key, engine=first.engine,
+                          first_replicate=first.first_replicate, events_log=logs)
+
+    def to_frame(self) -> pd.DataFrame:
         """Patient-level table: one row per patient, with a ``replicate`` column.
 
         Detail fields become ``response_week{v}`` and ``dose_week{v}`` columns (one per visit),
@@ -134,16 +150,19 @@ class TrialBatch:
                                                        categories=list(CENSOR_REASONS)),
             "analysis_time": np.repeat(self.analysis_time, n),
         }
-        if self.has_detail:
+        response, best, infection, dose_start, dose = (self.response, self.best_response, self.infection_time,
+                                                       self.dose_start, self.dose)
+        if response is not None:  # has_detail
+            # the engines set the detail fields all together
+            assert best is not None and infection is not None and dose_start is not None and dose is not None
             labels = list(STATES)
             for j, v in enumerate(self.visit_times):
                 week = f"{v:g}"
-                codes = self.response[:, :, j].ravel().astype(int)
+                codes = response[:, :, j].ravel().astype(int)
                 cols[f"response_week{week}"] = pd.Categorical.from_codes(codes, categories=labels)
-            cols["best_response"] = pd.Categorical.from_codes(self.best_response.ravel().astype(int),
-                                                              categories=labels[:3])
-            cols["infection_time"] = self.infection_time.ravel()
-            cols["dose_start"] = self.dose_start.ravel()
+            cols["best_response"] = pd.Categorical.from_codes(best.ravel().astype(int), categories=labels[:3])
+            cols["infection_time"] = infection.ravel()
+            cols["dose_start"] = dose_start.ravel()
             for j, v in enumerate(self.visit_times):
-                cols[f"dose_week{v:g}"] = self.dose[:, :, j].ravel()
+                cols[f"dose_week{v:g}"] = dose[:, :, j].ravel()
         return pd.DataFrame(cols)

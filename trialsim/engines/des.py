@@ -88,9 +88,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, Required, TypedDict, cast
 
 import numpy as np
 import simpy
+from simpy.events import Event, ProcessGenerator
 
 from . import seeding
 from .seeding import POOL_SIZE, JumpPools, patient_draws
@@ -109,6 +111,15 @@ _PATIENTS_PER_ENV_SURVIVAL = 1000
 _N_STRATA = len(DISEASES)
 _INF = math.inf
 _STATE_NAMES = ("NR", "PR", "CR", "dead")
+
+#: Per state NR, PR, CR: the ``(cumulative rate, destination)`` of each way out, the last bound infinite.
+_Rows = list[list[tuple[float, int]]]
+#: The chain of one arm, stratum and stayer status: (total rate out of each state NR, PR, CR; its rows).
+_Tables = tuple[list[float], _Rows]
+#: An :class:`ArmModel` arm's tables by [stratum][stayer] (``None`` for a :class:`ParametricArm` arm).
+_Chain = list[list[_Tables]]
+#: A row of the event log (:data:`EVENT_LOG_COLUMNS`).
+_LogRow = tuple[int, float, int, str, str]
 
 
 # ------------------------------------------------------------------------------------------- the processes
@@ -144,22 +155,67 @@ class _Run:
                  "parametric", "pools", "entry", "time", "event", "reason", "response", "dose",
                  "infection_time", "arm_names", "trials", "path", "clock_end")
 
+    # the run
+    n: int
+    n_visits: int
+    visits: list[float]  # the visits observed (empty without detail)
+    target_events: int  # 0 unless the analysis is events-driven
+    detail: bool
+    log: list[_LogRow] | None
+    arm_names: tuple[str, ...]
+    trials: list[_TrialState]
+    # per arm (_arm_tables)
+    chain: list[_Chain | None]
+    factors: list[list[float] | None]
+    infection_hazard: list[float]
+    dose_dependent: list[bool]
+    reference_dose: list[float]
+    parametric: list[bool]
+    # per patient g: the draws
+    pools: JumpPools
+    arm: list[int]
+    stratum: list[int]
+    stayer: list[bool]
+    entry: list[float]
+    stop: list[float]
+    stop_reason: list[int]
+    death_time: list[float]
+    pool_e: list[float]  # items g * POOL_SIZE + k
+    pool_u: list[float]
+    dose_start: list[float]
+    infection_e: list[float]
+    # per patient g: survival-only mode
+    path: list[_Tables | None]
+    clock_end: list[float] | None
+    # per patient g: the results (response and dose: per visit, item g * n_visits + j)
+    time: list[float]
+    event: list[bool]
+    reason: list[int]
+    response: list[int]
+    dose: list[float]
+    infection_time: list[float]
+
     def censor_at_cut(self, tr: _TrialState, g: int, entry: float, patient: int) -> None:
+        """Censor patient ``g`` at the trial's data cut (called only once the cut has come)."""
+        assert tr.cut is not None
         self.time[g] = max(tr.cut - entry, 0.0)
         self.reason[g] = DATA_CUT
         if self.log is not None:
             self.log.append((tr.replicate, tr.cut, patient, "data_cut", ""))
 
-    def refill(self, tr: _TrialState, patient: int, refills: int) -> tuple[list, list]:
+    def refill(self, tr: _TrialState, patient: int, refills: int) -> tuple[list[float], list[float]]:
         e, u = self.pools.refill(refills)
         return e[tr.local, patient].tolist(), u[tr.local, patient].tolist()
 
 
-def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
+def _chain_patient(env: simpy.Environment, run: _Run, tr: _TrialState, g: int, patient: int,
+                   entry: float) -> ProcessGenerator:
     """A patient of an :class:`ArmModel` arm, in time ``u`` since entry (weeks): every event (full mode)."""
     log, timeout = run.log, env.timeout
     arm = run.arm[g]
-    total, rows = run.chain[arm][run.stratum[g]][run.stayer[g]]
+    chain, factors = run.chain[arm], run.factors[arm]
+    assert chain is not None and factors is not None  # only ArmModel arms (not run.parametric) have chain patients
+    total, rows = chain[run.stratum[g]][run.stayer[g]]
     b = g * POOL_SIZE
     es, us = run.pool_e[b:b + POOL_SIZE], run.pool_u[b:b + POOL_SIZE]
     k, refills = 0, 0
@@ -175,7 +231,6 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
         base = g * run.n_visits
         response_out, dose_out = run.response, run.dose
         dose = run.dose_start[g]
-        factors = run.factors[arm]
         hazard0, dose_dependent, reference = (run.infection_hazard[arm], run.dose_dependent[arm],
                                               run.reference_dose[arm])
         hazard = hazard0 * dose / reference if dose_dependent else hazard0
@@ -249,7 +304,8 @@ def _chain_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry:
             return
 
 
-def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, entry: float):
+def _parametric_patient(env: simpy.Environment, run: _Run, tr: _TrialState, g: int, patient: int,
+                        entry: float) -> ProcessGenerator:
     """A patient of a :class:`ParametricArm` arm: death at a pre-drawn time unless follow-up ends first."""
     log = run.log
     if log is not None:
@@ -276,7 +332,7 @@ def _parametric_patient(env, run: _Run, tr: _TrialState, g: int, patient: int, e
 _REASON_EVENT = {END_OF_FOLLOW_UP: "end_of_follow_up", LOST: "lost_to_follow_up"}
 
 
-def _accrual(env, run: _Run, tr: _TrialState):
+def _accrual(env: simpy.Environment, run: _Run, tr: _TrialState) -> ProcessGenerator:
     """Enrol the trial's patients at their entry times, one process each; stop at the data cut (full mode)."""
     n = run.n
     g0 = tr.index * n
@@ -293,7 +349,7 @@ def _accrual(env, run: _Run, tr: _TrialState):
         env.process(body(env, run, tr, g, i, t))
 
 
-def _calendar_cut(env, trials: list[_TrialState], when: float):
+def _calendar_cut(env: simpy.Environment, trials: list[_TrialState], when: float) -> ProcessGenerator:
     yield env.timeout(when)
     # A second, zero-length wait puts the cut after every event already scheduled for this instant, so a
     # visit or an end of follow-up falling exactly on the cut date is observed.
@@ -317,7 +373,8 @@ def _delay_to(now: float, at: float) -> float | None:
     return d if now + d == at else None
 
 
-def _accrual_survival(env, run: _Run, tr: _TrialState, on_death):
+def _accrual_survival(env: simpy.Environment, run: _Run, tr: _TrialState,
+                      on_death: Callable[[Event], None]) -> ProcessGenerator:
     """Survival only: enrol the trial's patients at their entry times, each with their death event, if any.
 
     Nothing observes a patient's moves between living states, so each patient's path is walked at enrolment in
@@ -379,11 +436,12 @@ def _accrual_survival(env, run: _Run, tr: _TrialState, on_death):
                 if dest == DEAD:
                     d = c - clock
                     if clock + d != c:
-                        d = _delay_to(clock, c)
-                        if d is None:  # (rare) no single delay lands on the clock of the death: the
+                        exact = _delay_to(clock, c)
+                        if exact is None:  # (rare) no single delay lands on the clock of the death: the
                             # patient's own process walks the path in simulated time, as in full mode
                             env.process(_chain_patient(env, run, tr, g, g - g0, t))
                             continue
+                        d = exact
                     time[g] = u
                     timeout(d, g).callbacks.append(on_death)
                     continue
@@ -393,13 +451,13 @@ def _accrual_survival(env, run: _Run, tr: _TrialState, on_death):
             clock_end[g] = c
 
 
-def _death_callback(env, run: _Run):
+def _death_callback(env: simpy.Environment, run: _Run) -> Callable[[Event], None]:
     """The handler of a survival-only death event: the death is observed unless the data cut came first."""
     time, event, reason, entry, trials, n, target = (run.time, run.event, run.reason, run.entry, run.trials, run.n,
                                                      run.target_events)
 
-    def on_death(ev) -> None:
-        g = ev.value
+    def on_death(ev: Event) -> None:
+        g: int = cast(int, ev.value)  # the patient, the timeout's value
         tr = trials[g // n]
         if tr.cut is not None:
             time[g] = max(tr.cut - entry[g], 0.0)  # reason stays DATA_CUT
@@ -416,9 +474,18 @@ def _death_callback(env, run: _Run):
 # --------------------------------------------------------------------------------------- the arm tables
 
 
-def _arm_tables(model: DiseaseModel, trial: Trial):
-    """Per arm: chain tables [stratum][stayer] -> (total rate per state, [(cumulative rate, destination)])."""
-    chain, factors, hazard, dependent, reference, parametric = [], [], [], [], [], []
+_ArmTables = tuple[list[_Chain | None], list[list[float] | None], list[float], list[bool], list[float], list[bool]]
+
+
+def _arm_tables(model: DiseaseModel, trial: Trial) -> _ArmTables:
+    """Per arm: chain tables [stratum][stayer] -> (total rate per state, [(cumulative rate, destination)]),
+    taper factors, infection hazard, its dose dependence and reference dose, and whether the arm is parametric."""
+    chain: list[_Chain | None] = []
+    factors: list[list[float] | None] = []
+    hazard: list[float] = []
+    dependent: list[bool] = []
+    reference: list[float] = []
+    parametric: list[bool] = []
     for arm in model.arms:
         if isinstance(arm, ParametricArm):
             chain.append(None)
@@ -428,14 +495,16 @@ def _arm_tables(model: DiseaseModel, trial: Trial):
             reference.append(1.0)
             parametric.append(True)
             continue
-        by_stratum = []
+        by_stratum: _Chain = []
         for m in model.baseline.death_hazard_ratio_by_disease:
-            pair = []
+            pair: list[_Tables] = []
             for q in (arm.response.generator(m), arm.response.refractory_generator(m)):
-                total, rows = [], []
+                total: list[float] = []
+                rows: _Rows = []
                 for s in (NR, PR, CR):
                     out = [(float(q[s, d]), d) for d in range(4) if d != s and q[s, d] > 0]
-                    cum, acc = [], 0.0
+                    cum: list[tuple[float, int]] = []
+                    acc = 0.0
                     for r, d in out:
                         acc += r
                         cum.append((acc, d))
@@ -457,7 +526,8 @@ def _arm_tables(model: DiseaseModel, trial: Trial):
 # ----------------------------------------------------------------------------------------- the draws
 
 
-def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict) -> dict:
+def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int,
+                streams: dict[str, np.random.Generator]) -> dict[str, Any]:
     """All random numbers of a chunk, drawn up front (see the module docstring for the layout)."""
     r, n, k = n_replicates, trial.n, POOL_SIZE
     female, stratum = draw_baseline(model.baseline, r, n, streams["baseline"])
@@ -497,7 +567,9 @@ def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: d
 # ------------------------------------------------------------------------------------------- the runner
 
 
-def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, first_replicate):
+def _run_environment(model: DiseaseModel, trial: Trial, tables: _ArmTables, draws: dict[str, Any],
+                     out: dict[str, np.ndarray], lo: int, hi: int, *, detail: bool, log: list[_LogRow] | None,
+                     first_replicate: int) -> None:
     """Simulate replicates ``lo:hi`` of the chunk in one environment; write their results into ``out``.
 
     Full mode (``detail`` or an event log) runs one process per patient with every event; survival-only mode
@@ -510,12 +582,17 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
     run.n, run.n_visits = n, len(model.visit_times)
     run.visits = [v for v in model.visit_times if v <= trial.follow_up] if detail else []
     run.detail, run.log = detail, log
-    run.target_events = trial.target_events if trial.analysis == "events" else 0
+    run.target_events = 0
+    if trial.analysis == "events":
+        assert trial.target_events is not None  # Trial requires it for an events-driven analysis
+        run.target_events = trial.target_events
     (run.chain, run.factors, run.infection_hazard, run.dose_dependent, run.reference_dose,
      run.parametric) = tables
     run.arm_names = model.arm_names
     run.pools = draws["pools"]
-    flat = lambda name: draws[name][lo:hi].reshape(-1).tolist()  # noqa: E731
+    def flat(name: str) -> list[Any]:
+        return draws[name][lo:hi].reshape(-1).tolist()
+
     run.arm, run.entry, run.stop, run.stop_reason = flat("arm"), flat("entry"), flat("stop"), flat("stop_reason")
     run.stratum, run.stayer = flat("stratum"), flat("stayer")
     run.death_time = flat("death_time")
@@ -545,6 +622,7 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
         for tr in trials:
             env.process(_accrual(env, run, tr))
     if trial.analysis == "calendar":
+        assert trial.analysis_time is not None  # Trial requires it for a calendar analysis
         env.process(_calendar_cut(env, trials, float(trial.analysis_time)))
     env.run()
 
@@ -562,8 +640,8 @@ def _run_environment(model, trial, tables, draws, out, lo, hi, *, detail, log, f
         out["infection_time"][lo:hi] = np.asarray(run.infection_time).reshape(shape)
 
 
-def _censor_survivors(out: dict, entry: np.ndarray, clock_end: np.ndarray, cut_clock: np.ndarray, lo: int,
-                      hi: int) -> None:
+def _censor_survivors(out: dict[str, np.ndarray], entry: np.ndarray, clock_end: np.ndarray,
+                      cut_clock: np.ndarray, lo: int, hi: int) -> None:
     """Survival-only mode: censor at the cut the survivors whose end came after it on the clock.
 
     A survivor's end of follow-up (or loss) is observed when it comes on the environment's clock no later than
@@ -577,7 +655,22 @@ def _censor_survivors(out: dict, entry: np.ndarray, clock_end: np.ndarray, cut_c
         reason[late] = DATA_CUT
 
 
-def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail: bool) -> dict:
+class _Fields(TypedDict, total=False):
+    """The fields of the :class:`TrialBatch` that :func:`_finish` gives: survival, and detail with ``detail``."""
+
+    time: Required[np.ndarray]
+    event: Required[np.ndarray]
+    censor_reason: Required[np.ndarray]
+    analysis_time: Required[np.ndarray]
+    response: np.ndarray
+    dose: np.ndarray
+    best_response: np.ndarray
+    infection_time: np.ndarray
+    dose_start: np.ndarray
+
+
+def _finish(model: DiseaseModel, trial: Trial, draws: dict[str, Any], out: dict[str, np.ndarray], *,
+            detail: bool) -> _Fields:
     """Vectorised bookkeeping after the run: analysis time, float-safe cut times, deaths shown at visits."""
     entry, time, event, cut = draws["entry"], out["time"], out["event"], out["cut"]
     was_cut = np.isfinite(cut)
@@ -589,7 +682,7 @@ def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail
         if not over.any():
             break
         time[over] = np.nextafter(time[over], -np.inf)
-    fields = dict(time=time, event=event, censor_reason=out["censor_reason"], analysis_time=analysis_time)
+    fields = _Fields(time=time, event=event, censor_reason=out["censor_reason"], analysis_time=analysis_time)
     if not detail:
         return fields
     response, dose = out["response"], out["dose"]
@@ -600,15 +693,17 @@ def _finish(model: DiseaseModel, trial: Trial, draws: dict, out: dict, *, detail
     response[dead_shown] = DEAD
     alive_seen = (response >= NR) & (response <= CR)
     best = np.where(alive_seen, response, -1).max(axis=2).astype(np.int8)
-    fields.update(response=response, dose=dose, best_response=best, infection_time=out["infection_time"],
-                  dose_start=np.where(enrolled, draws["dose_start"], np.nan))
+    fields.update({"response": response, "dose": dose, "best_response": best,
+                   "infection_time": out["infection_time"],
+                   "dose_start": np.where(enrolled, draws["dose_start"], np.nan)})
     return fields
 
 
 # ------------------------------------------------------------------------------------------ public API
 
 
-def _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env) -> None:
+def _simulate_iv(model: DiseaseModel, trial: Trial, n_replicates: int, detail: bool, events_log: bool,
+                 trials_per_env: int | None) -> None:
     check_model_and_trial(model, trial)
     check_count("n_replicates", n_replicates)
     check_flag("detail", detail)
@@ -617,8 +712,8 @@ def _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env)
         check_count("trials_per_env", trials_per_env)
 
 
-def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict, *, detail: bool = False,
-                   first_replicate: int = 0, events_log: bool = False,
+def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams: dict[str, np.random.Generator],
+                   *, detail: bool = False, first_replicate: int = 0, events_log: bool = False,
                    trials_per_env: int | None = None) -> TrialBatch:
     """Simulate ``n_replicates`` trials from one chunk's component streams (a pure function of its arguments).
 
@@ -658,7 +753,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
         out["dose"] = np.empty((n_replicates, n, n_visits))
         out["infection_time"] = np.empty((n_replicates, n))
     tables = _arm_tables(model, trial)
-    log = [] if events_log else None
+    log: list[_LogRow] | None = [] if events_log else None
     if not detail and log is None:  # the cell of _run_environment's chain tables: (arm, stratum, stayer)
         draws["path"] = (draws["arm"].astype(np.intp) * _N_STRATA + draws["stratum"]) * 2 + draws["stayer"]
     per_env = _PATIENTS_PER_ENV if detail or log is not None else _PATIENTS_PER_ENV_SURVIVAL

@@ -51,7 +51,7 @@ def _multiset_permutations(counts: tuple[int, ...]) -> list[tuple[int, ...]]:
     total = sum(counts)
     if total == 0:
         return [()]
-    out = []
+    out: list[tuple[int, ...]] = []
     for i, c in enumerate(counts):
         if c:
             rest = counts[:i] + (c - 1,) + counts[i + 1:]

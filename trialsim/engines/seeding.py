@@ -64,8 +64,14 @@ def root_sequence(seed: Seed) -> np.random.SeedSequence:
 
 def seed_record(root: np.random.SeedSequence) -> tuple[int, tuple[int, ...]]:
     """``(entropy, spawn_key)``: what a result records so that ``SeedSequence(entropy, spawn_key=spawn_key)``
-    (or, with an empty spawn key, the integer seed alone) repeats it."""
-    return int(root.entropy), tuple(int(k) for k in root.spawn_key)
+    (or, with an empty spawn key, the integer seed alone) repeats it.
+
+    ``root`` is a root from :func:`root_sequence`, whose entropy is one integer; any other raises ``InputError``.
+    """
+    entropy = root.entropy
+    if not isinstance(entropy, (int, np.integer)):
+        raise invalid("seed", "must be a SeedSequence with one integer of entropy", root)
+    return int(entropy), tuple(int(k) for k in root.spawn_key)
 
 
 def chunk_bounds(n_replicates: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .batch import TrialBatch
@@ -11,7 +13,7 @@ from ..model import CR, DEAD, NR, PR
 __all__ = ["batch_summary"]
 
 
-def batch_summary(batch: TrialBatch, *, horizon: float, week: float | None = None) -> dict:
+def batch_summary(batch: TrialBatch, *, horizon: float, week: float | None = None) -> dict[str, Any]:
     """Per arm: enrolled, deaths, Kaplan-Meier survival at ``horizon``, response, infections and median dose at
     ``week`` (default: week 8 if it is a visit, else the last visit), and the calendar duration of the trials.
 
@@ -30,9 +32,11 @@ def batch_summary(batch: TrialBatch, *, horizon: float, week: float | None = Non
     for a, name in enumerate(batch.arm_names):
         in_arm = (batch.arm == a) & enrolled
         survival = km[:, a]
-        row = {"arm": name, "enrolled": int(in_arm.sum()), "deaths": int((batch.event & in_arm).sum()),
+        row: dict[str, Any] = {"arm": name, "enrolled": int(in_arm.sum()), "deaths": int((batch.event & in_arm).sum()),
                "survival_at_horizon": float(np.nanmean(survival)) if np.isfinite(survival).any() else None}
         if j is not None:
+            # j is a visit only with detail, and the engines set the detail fields all together
+            assert batch.response is not None and batch.infection_time is not None and batch.dose is not None
             state = np.where(in_arm, batch.response[:, :, j], -1)
             row["response"] = {label: int((state == code).sum())
                                for label, code in (("CR", CR), ("PR", PR), ("NR", NR), ("dead", DEAD))}

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -149,18 +150,17 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     entry = draw_entry(trial.accrual, r, n, streams["accrual"])
     lost = _lost(plan, arm, streams["dropout"])
 
+    state_at_visit: np.ndarray | None = None
     if detail and plan.has_chain:
         death, state_at_visit = _paths(plan, arm, stratum, streams["response"])
     else:
-        death, state_at_visit = _death_times(plan, arm, stratum, streams["response"]), None
+        death = _death_times(plan, arm, stratum, streams["response"])
 
     time, event, reason, cut = _observe(trial, entry, death, lost)
-    fields = dict(arm=arm, stratum=stratum, female=female, entry=entry, time=time, event=event,
-                  censor_reason=reason, analysis_time=cut)
-    if detail:
-        fields.update(_detail(plan, arm, entry, death, lost, cut, event, state_at_visit, streams))
-    return TrialBatch(**fields, arm_names=model.arm_names, visit_times=model.visit_times, engine=ENGINE,
-                      first_replicate=int(first_replicate))
+    details = _detail(plan, arm, entry, death, lost, cut, event, state_at_visit, streams) if detail else _Detail()
+    return TrialBatch(arm=arm, stratum=stratum, female=female, entry=entry, time=time, event=event,
+                      censor_reason=reason, analysis_time=cut, **details, arm_names=model.arm_names,
+                      visit_times=model.visit_times, engine=ENGINE, first_replicate=int(first_replicate))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -197,8 +197,9 @@ def _plan(model: DiseaseModel, trial: Trial) -> _Plan:
     by_stratum = bool(np.any(mult != 1.0))
     n_mult = len(DISEASES) if by_stratum else 1
     exp_rates = None
-    if all(isinstance(a, ParametricArm) and len(a.hazards) == 1 for a in arms):
-        exp_rates = np.array([[a.hazards[0] * m for m in mult] for a in arms])
+    parametric = [a for a in arms if isinstance(a, ParametricArm)]
+    if len(parametric) == len(arms) and all(len(a.hazards) == 1 for a in parametric):
+        exp_rates = np.array([[a.hazards[0] * m for m in mult] for a in parametric])
     quantiles = scales = limits = None
     has_chain = any(isinstance(a, ArmModel) for a in arms)
     if has_chain:
@@ -238,6 +239,8 @@ def _death_times(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.rand
         return _parametric_death(plan, arm, stratum, patient_draws(rng.standard_exponential, r, n))
     u = patient_draws(rng.random, r, n)
     which = arm.astype(np.intp) * len(DISEASES) + stratum if plan.by_stratum else arm
+    # _plan builds the tables whenever some arm is an ArmModel (has_chain)
+    assert plan.quantiles is not None and plan.scales is not None and plan.limits is not None
     death = sample_from_tables(plan.quantiles, plan.scales, plan.limits, which, u)
     if not all(isinstance(a, ArmModel) for a in plan.model.arms):  # mixed model: parametric arms exactly
         para = _parametric_death(plan, arm, stratum, -np.log1p(-u))
@@ -264,7 +267,8 @@ def _lost(plan: _Plan, arm: np.ndarray, rng: np.random.Generator) -> np.ndarray 
         return patient_draws(rng.standard_exponential, *arm.shape) / plan.dropout[arm]
 
 
-def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.random.Generator):
+def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Death times and true states at the visits from jump-by-jump chain paths (ArmModel arms)."""
     arms = plan.model.arms
     n_arms, n_strata = len(arms), len(DISEASES)
@@ -299,7 +303,8 @@ def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray, rng: np.random.Gen
 # --------------------------------------------------------------------------------------------- analysis
 
 
-def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray, lost: np.ndarray | None):
+def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
+             lost: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Time, event, censoring reason and the calendar time of the analysis (data cut) of each replicate."""
     horizon = trial.follow_up
     end = np.minimum(death, horizon)
@@ -315,8 +320,10 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray, lost: np.ndarra
             reason[~died & (lost < horizon)] = LOST
         return end, died, reason, complete
     if trial.analysis == "calendar":
+        assert trial.analysis_time is not None  # Trial requires it for a calendar analysis
         cut = np.full(entry.shape[0], float(trial.analysis_time))
     else:
+        assert trial.target_events is not None  # ... and target_events for an events-driven one
         k = int(trial.target_events)
         calendar_death = np.where(died, entry + death, np.inf)
         kth = np.partition(calendar_death, k - 1, axis=1)[:, k - 1]
@@ -339,7 +346,19 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray, lost: np.ndarra
     return time, event, reason, cut
 
 
-def _detail(plan: _Plan, arm, entry, death, lost, cut, event, state_at_visit, streams) -> dict:
+class _Detail(TypedDict, total=False):
+    """The detail fields of a :class:`TrialBatch` (all of them with ``detail=True``, none without)."""
+
+    response: np.ndarray
+    best_response: np.ndarray
+    infection_time: np.ndarray
+    dose_start: np.ndarray
+    dose: np.ndarray
+
+
+def _detail(plan: _Plan, arm: np.ndarray, entry: np.ndarray, death: np.ndarray, lost: np.ndarray | None,
+            cut: np.ndarray, event: np.ndarray, state_at_visit: np.ndarray | None,
+            streams: dict[str, np.random.Generator]) -> _Detail:
     """Observed response at each visit, best response, infection time and doses (see :mod:`trialsim.data`)."""
     r, n = arm.shape
     v = plan.visit_times
@@ -365,5 +384,5 @@ def _detail(plan: _Plan, arm, entry, death, lost, cut, event, state_at_visit, st
     dose = np.where(alive_seen, dose_true, np.nan)
     infection = np.where(chain & (infection < np.minimum(death, watch)), infection, np.inf)
     enrolled = entry <= cut[:, None]  # patients enrolled after the data cut were never seen
-    return dict(response=response, best_response=best, infection_time=infection,
-                dose_start=np.where(chain & enrolled, dose_start, np.nan), dose=dose)
+    return _Detail(response=response, best_response=best, infection_time=infection,
+                   dose_start=np.where(chain & enrolled, dose_start, np.nan), dose=dose)
