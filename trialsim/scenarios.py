@@ -202,13 +202,15 @@ def parametric_model(*, horizon: float, control_survival: float | None = None, c
     if len(given_t) != 1:
         raise invalid("model", "needs exactly one of treatment_survival, treatment_median, hazard_ratio",
                       ", ".join(given_t) or "none")
-    control = (ParametricArm.from_survival(control_survival, horizon) if control_survival is not None
-               else ParametricArm.from_median(control_median))
+    if control_survival is not None:
+        control = ParametricArm.from_survival(control_survival, horizon)
+    elif control_median is not None:
+        control = ParametricArm.from_median(control_median)
     if treatment_survival is not None:
         treatment = ParametricArm.from_survival(treatment_survival, horizon)
     elif treatment_median is not None:
         treatment = ParametricArm.from_median(treatment_median)
-    else:
+    elif hazard_ratio is not None:
         treatment = control.with_hazard_ratio(hazard_ratio)
     return DiseaseModel(arms=(treatment, control), arm_names=("treatment", "control"))
 
@@ -257,7 +259,7 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
         values = _table(table["baseline"], "model.baseline", where)
         _unknown(values, tuple(f.name for f in fields(BaselineMix)), "model.baseline", where)
         try:
-            baseline = replace(baseline, **values)
+            baseline = replace(baseline, **values)  # type: ignore[arg-type]  # checked by BaselineMix itself
         except InputError as exc:
             raise where.error(exc, "model.baseline", values) from None
     return replace(model, arms=tuple(arms), baseline=baseline), horizon
