@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..model.validation import check_choice, check_count
 from ..model import DiseaseModel, Trial
 from ..engines.seeding import CHUNK_SIZE, Seed, chunk_bounds, chunk_streams, root_sequence, seed_record
 
-__all__ = ["MonteCarloResult", "OutcomeSummary", "run", "run_chunk", "choose_engine", "BACKENDS", "ENGINES",
+__all__ = ["MonteCarloResult", "OutcomeSummary", "run", "run_chunk", "execute", "choose_engine", "BACKENDS", "ENGINES",
            "SECONDARY_KEY"]
 
 BACKENDS = ("loky", "threading", "multiprocessing", "sequential", "dask")
@@ -220,7 +220,8 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
     tasks = [(pairs, design, trial, root, c, start, stop) for c, (start, stop) in enumerate(bounds)]
     began = time.perf_counter()
     work = run_chunk if keep_outcomes else run_chunk_summary
-    parts, used = _execute(work, tasks, workers, backend, scheduler, progress, int(n_replicates))
+    parts, used = execute(work, tasks, n_workers=workers, backend=backend, scheduler=scheduler, progress=progress,
+                          total=int(n_replicates))
     if keep_outcomes:
         outcome = DesignOutcome.concatenate(parts)
         summary = OutcomeSummary.of(outcome)
@@ -233,7 +234,18 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
                             elapsed_seconds=time.perf_counter() - began)
 
 
-def _execute(work, tasks, workers, backend, scheduler, progress, total) -> tuple[list, int]:
+def execute(work: Callable[..., Any], tasks: list[tuple], *, n_workers: int, backend: str = "loky",
+            scheduler: str | None = None, progress: Callable[[int, int], None] | None = None,
+            total: int = 0) -> tuple[list, int]:
+    """Run ``work(*task)`` for every task, in-process or on a pool, and return the results in task order.
+
+    The one place work is spread over workers (joblib, or dask through joblib): ``run`` uses it for chunks of
+    replicates, and any other Monte Carlo (assurance draws, boundary calibration) may too. Each result must have an
+    ``n_replicates`` attribute (reported to ``progress(done, total)``). A pool is started only when the first two
+    tasks, measured in-process, say it pays off; the results never depend on it. Returns ``(results, workers
+    used)`` (``-1`` for dask).
+    """
+    workers = n_workers
     parts: list = []
     done = 0
 
