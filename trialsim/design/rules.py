@@ -238,6 +238,10 @@ class TwoArmDesign:
     def needs_detail(self) -> bool:
         return self.endpoint == "response"
 
+    def groups(self, model: DiseaseModel) -> tuple[str, ...]:
+        """Names of the groups compared, in the order of :attr:`DesignOutcome.n_events_by_arm`."""
+        return tuple(model.arm_names[:2])
+
     def describe(self, trial: Trial | None = None) -> str:
         """One line saying what is tested; with ``trial``, stratification follows the trial when not set."""
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
@@ -389,6 +393,10 @@ class SingleArmDesign:
 
     needs_detail = False
 
+    def groups(self, model: DiseaseModel) -> tuple[str, ...]:
+        """Names of the groups compared, in the order of :attr:`DesignOutcome.n_events_by_arm`."""
+        return (model.arm_names[self.arm],)
+
     def describe(self, trial: Trial | None = None) -> str:
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"
         if self.test == "binomial":
@@ -504,6 +512,10 @@ class HistoricalControlDesign:
             raise invalid(f"{me}.control_arm", "must differ from the treatment arm (`arm`)", self.control_arm)
 
     needs_detail = False
+
+    def groups(self, model: DiseaseModel) -> tuple[str, ...]:
+        """Names of the groups compared, in the order of :attr:`DesignOutcome.n_events_by_arm`."""
+        return model.arm_names[self.arm], f"historical {model.arm_names[self.control_arm]}"
 
     def describe(self, trial: Trial | None = None) -> str:
         sides = f"{'two' if self.sided == 2 else 'one'}-sided alpha {self.alpha:g}"

@@ -203,15 +203,6 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     return _summarise(mc, model, trial, design, analytic)
 
 
-def _groups(model: DiseaseModel, design: Design) -> tuple[str, ...]:
-    """Names of the groups the design compares, in the order of ``DesignOutcome.n_events_by_arm``."""
-    if isinstance(design, TwoArmDesign):
-        return tuple(model.arm_names[:2])
-    if isinstance(design, SingleArmDesign):
-        return (model.arm_names[design.arm],)
-    return model.arm_names[design.arm], f"historical {model.arm_names[design.control_arm]}"
-
-
 def _summarise(mc, model: DiseaseModel, trial: Trial, design: Design, analytic: AnalyticPower) -> PowerResult:
     out = mc.summary
     r = out.n_replicates
@@ -220,7 +211,7 @@ def _summarise(mc, model: DiseaseModel, trial: Trial, design: Design, analytic: 
     low, high = wilson_interval(k, r)
     return PowerResult(power=p, standard_error=math.sqrt(p * (1 - p) / r), ci_low=low, ci_high=high,
                        n=int(trial.n), n_replicates=r, seed=mc.seed, spawn_key=mc.spawn_key,
-                       groups=_groups(model, design), mean_deaths=out.mean_events,
+                       groups=design.groups(model), mean_deaths=out.mean_events,
                        mean_deaths_by_arm=out.mean_events_by_arm, mean_duration=out.mean_duration,
                        analytic_power=analytic.power, analytic_method=analytic.method,
                        analytic_deaths=analytic.n_events, analytic_deaths_by_arm=analytic.n_events_by_arm,
