@@ -1,0 +1,149 @@
+"""What every plot shares: the matplotlib check, new figures, colours, the study's marks and atomic saving.
+
+matplotlib is imported inside the functions, never at module level: ``import trialsim.plot`` works without it,
+and only drawing (or :func:`require_matplotlib`) raises :class:`~trialsim.exceptions.InputError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..exceptions import invalid
+
+__all__ = ["require_matplotlib", "check_plot_output", "save_figure", "FORMATS", "ARM_COLOURS", "STATE_COLOURS",
+           "arm_colour", "new_axes"]
+
+#: Suffixes :func:`save_figure` writes (the format follows the suffix).
+FORMATS = (".png", ".svg", ".pdf")
+#: One colour per arm, in the order of ``arm_names`` (ruxolitinib, control, then any further arms).
+ARM_COLOURS = ("#1f5fa8", "#c8402c", "#2e8b57", "#8a5fb0", "#b8860b")
+#: NR, PR, CR, dead.
+STATE_COLOURS = ("#e3a857", "#9cc3e6", "#3f8f5a", "#4d4d4d")
+_INSTALL = "needs matplotlib: pip install 'trialsim[plot]'"
+
+
+def require_matplotlib(value: object = None) -> None:
+    """Raise ``InputError`` (field ``plot``) unless matplotlib can be imported; ``value`` is reported with it.
+
+    >>> import importlib.util
+    >>> require_matplotlib() if importlib.util.find_spec("matplotlib") else None
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise invalid("plot", _INSTALL, value) from None
+
+
+def _suffix(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise invalid("plot", "must end in .png, .svg or .pdf", str(path))
+    return suffix
+
+
+def check_plot_output(path: str | os.PathLike) -> Path:
+    """Everything a command can check before it simulates: matplotlib is installed, the suffix is one of
+    :data:`FORMATS` and the directory exists. Raises ``InputError`` (field ``plot``); returns the path.
+
+    >>> check_plot_output("curve.gif")
+    Traceback (most recent call last):
+    ...
+    trialsim.exceptions.InputError: `plot` must end in .png, .svg or .pdf (got 'curve.gif')
+    """
+    _suffix(path)
+    require_matplotlib(str(path))
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise invalid("plot", "directory does not exist", str(path))
+    return target
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` as PNG, SVG or PDF (by the suffix), whole or not at all.
+
+    The figure is drawn into a temporary file in the same directory, which then replaces ``path``
+    (``os.replace``, an atomic rename); the temporary file is removed on any failure, and ``path`` is then left
+    as it was. A suffix other than .png, .svg, .pdf raises ``InputError`` before anything is written; so does
+    a directory that does not exist or cannot be written.
+
+    Parameters
+    ----------
+    fig
+        A matplotlib ``Figure``.
+    path
+        Destination; ``.png``, ``.svg`` or ``.pdf`` (any case).
+    dpi
+        Resolution of a PNG (default: the figure's).
+
+    Returns
+    -------
+    Path
+        The destination.
+    """
+    suffix = _suffix(path)
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise invalid("plot", f"cannot be written ({exc.strerror or exc})", str(path)) from None
+    os.close(fd)
+    try:
+        os.chmod(tmp, _mode(target))
+        fig.savefig(tmp, format=suffix[1:], dpi=dpi if dpi is not None else "figure",
+                    metadata=_metadata(suffix))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def _mode(target: Path) -> int:
+    """The permissions of the file written: those of the file replaced, else what ``open`` would give (0o666
+    less the umask; ``mkstemp`` alone gives 0o600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _metadata(suffix: str) -> dict:
+    """Metadata without a creation date, so that the same figure gives the same file (SVG and PDF)."""
+    if suffix == ".svg":
+        return {"Date": None}
+    if suffix == ".pdf":
+        return {"CreationDate": None}
+    return {}
+
+
+def arm_colour(index: int) -> str:
+    return ARM_COLOURS[index % len(ARM_COLOURS)]
+
+
+def new_axes(ax, figsize: tuple[float, float] = (6.4, 4.2), *, caller: str = "plot"):
+    """``(figure, axes)``: the given axes and its figure, or a new ``Figure`` (no pyplot, no GUI backend) with
+    one axes."""
+    require_matplotlib(caller)
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def new_figure(figsize: tuple[float, float], *, caller: str = "plot"):
+    """A new ``Figure`` (constrained layout) with no axes."""
+    require_matplotlib(caller)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
