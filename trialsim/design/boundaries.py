@@ -29,6 +29,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ..exceptions import invalid
+from ..model.validation import check_level
 
 __all__ = [
     "Spending",
@@ -519,13 +520,6 @@ class GroupSequentialDesign:
                 "expected_information_h1": self.expected_information_h1}
 
 
-def _probability(field: str, value, hi: float = 1.0) -> float:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    if not (ok and 0.0 < float(value) < hi):
-        raise invalid(field, f"must be a number in (0, {hi:g})", value)
-    return float(value)
-
-
 def group_sequential_design(information_fractions: Sequence[float], *, alpha: float = 0.025, power: float = 0.9,
                             efficacy: str = "ld-of", futility: str | None = None, binding: bool = False,
                             sided: int = 1, r: int = GRID_R) -> GroupSequentialDesign:
@@ -552,8 +546,8 @@ def group_sequential_design(information_fractions: Sequence[float], *, alpha: fl
     1.0699
     """
     t = _fractions(information_fractions)
-    alpha = _probability("alpha", alpha)
-    power = _probability("power", power)
+    alpha = check_level("alpha", alpha)
+    power = check_level("power", power)
     if sided not in (1, 2) or isinstance(sided, bool):
         raise invalid("sided", "must be 1 or 2", sided)
     if power <= alpha / sided:

@@ -33,6 +33,7 @@ from scipy import optimize
 
 from .boundaries import GroupSequentialDesign
 from ..exceptions import invalid
+from ..model.validation import check_nonnegative, check_positive
 
 __all__ = ["SurvivalDesign", "survival_design", "expected_events_by_time", "max_attainable_logrank_z",
            "boundary_reachable"]
@@ -113,12 +114,8 @@ class SurvivalDesign:
                 "inflation_factor": self.inflation_factor}
 
 
-def _positive(field: str, value, *, zero: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value >= 0 if zero else value > 0)
-    if not ok:
-        raise invalid(field, "must be a finite number " + (">= 0" if zero else "> 0"), value)
-    return float(value)
+def _positive(field: str, value: float, *, zero: bool = False) -> float:
+    return check_nonnegative(field, value) if zero else check_positive(field, value)
 
 
 def _control_hazard(control_hazard, control_median, control_survival) -> float:
