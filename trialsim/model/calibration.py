@@ -17,13 +17,16 @@ Steps (each documented in ``docs/model.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special
 
 from .disease import CR, DEAD, NR, PR, ArmModel, BaselineMix, DiseaseModel, Infection, ResponseProcess, Taper
+from ..exceptions import invalid
 from .numerics import clopper_pearson, expm
 from .validation import check_positive
 from .study import ASSUMPTIONS, DEFAULT_HORIZON_WEEKS, TARGETS, TARGETS_BY_NAME, Assumptions, Target
@@ -32,6 +35,7 @@ __all__ = ["calibrate", "CalibrationResult", "TargetRow", "model_values", "dose_
            "state_probabilities", "default_model"]
 
 DOSE_TOLERANCE = 0.05  # mg/kg/day: a median dose counts as reproduced when within this of the reported value
+_WEEKLY_VISITS = tuple(float(w) for w in range(1, 9))  # the study's assessments, weeks 1 to 8
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -85,10 +89,11 @@ class CalibrationResult:
 
 def state_probabilities(process: ResponseProcess, times, baseline: BaselineMix) -> np.ndarray:
     """P(state at t), averaged over the disease strata (their death hazard multipliers)."""
-    return sum(w * process.state_probabilities(times, m) for w, m in baseline.strata())
+    # (the built-in sum starts from 0: an array unless there are no strata, which BaselineMix does not allow)
+    return np.asarray(sum(w * process.state_probabilities(times, m) for w, m in baseline.strata()))
 
 
-def _path_classes(process: ResponseProcess, visits: np.ndarray, multiplier: float):
+def _path_classes(process: ResponseProcess, visits: np.ndarray, multiplier: float) -> tuple[np.ndarray, np.ndarray]:
     """Distribution of visit paths, up to the last of ``visits``, of patients alive at the last visit.
 
     Returns ``(prob, counts)``: ``counts[c]`` is the number of visits spent in NR, PR, CR along path class c
@@ -118,8 +123,8 @@ def _path_classes(process: ResponseProcess, visits: np.ndarray, multiplier: floa
         for (s, *counts), p in dist.items():
             key = tuple(counts)
             total[key] = total.get(key, 0.0) + p
-    counts = np.array(list(total.keys()), dtype=float).reshape(-1, 3)
-    return np.array(list(total.values())), counts
+    classes = np.array(list(total.keys()), dtype=float).reshape(-1, 3)
+    return np.array(list(total.values())), classes
 
 
 def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float, q: float = 0.5) -> float:
@@ -148,7 +153,7 @@ def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float
         cum = np.cumsum(p[order])
         return float(math.exp(loc[order][np.searchsorted(cum, q - 1e-12)]))
 
-    def excess(x):
+    def excess(x: float) -> float:
         return float(p @ special.ndtr((x - loc) / sd)) - q
 
     lo, hi = loc.min() - 10 * sd, loc.max() + 10 * sd
@@ -156,7 +161,7 @@ def dose_quantile(arm: ArmModel, baseline: BaselineMix, visit_times, week: float
 
 
 def infection_probability(arm: ArmModel, baseline: BaselineMix, week: float,
-                          visit_times=tuple(float(w) for w in range(1, 9))) -> float:
+                          visit_times: Sequence[float] = _WEEKLY_VISITS) -> float:
     """Exact P(CMV infection by ``week``) with death competing.
 
     Constant hazard: the chain gets a fifth, absorbing state "infected" entered at rate ``hazard`` from every
@@ -188,7 +193,8 @@ _HERMITE_WEIGHTS = _HERMITE_WEIGHTS / _HERMITE_WEIGHTS.sum()
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = np.polynomial.legendre.leggauss(20)
 
 
-def _infection_dose_dependent(arm: ArmModel, baseline: BaselineMix, week: float, visit_times) -> float:
+def _infection_dose_dependent(arm: ArmModel, baseline: BaselineMix, week: float,
+                              visit_times: Sequence[float]) -> float:
     """P(infection by ``week``) when the hazard is proportional to the current dose.
 
     Between visits the dose D is constant, so the infection hazard kappa = c D / ref kills every living state
@@ -242,11 +248,20 @@ def _infection_dose_dependent(arm: ArmModel, baseline: BaselineMix, week: float,
 
 
 def model_values(model: DiseaseModel, horizon_weeks: float) -> dict[str, float]:
-    """The calibrated model's exact value of every target (proportions as fractions, doses in mg/kg/day)."""
+    """The calibrated model's exact value of every target (proportions as fractions, doses in mg/kg/day).
+
+    ``model`` has the calibrated model's shape: two :class:`ArmModel` arms, ruxolitinib then control.
+    """
     rux, control = model.arms[0], model.arms[1]
+    if not isinstance(rux, ArmModel) or not isinstance(control, ArmModel):
+        raise invalid("model.arms", "must be two ArmModel arms (ruxolitinib, control) to compare with the study",
+                      tuple(type(a).__name__ for a in model.arms))
     base = model.baseline
     p = state_probabilities(rux.response, [1.0, 3.0, 8.0], base)
-    surv = lambda arm: float(1 - state_probabilities(arm.response, [horizon_weeks], base)[0, DEAD])  # noqa: E731
+
+    def surv(arm: ArmModel) -> float:
+        return float(1 - state_probabilities(arm.response, [horizon_weeks], base)[0, DEAD])
+
     return {
         "survival_ruxolitinib": surv(rux),
         "survival_control": surv(control),
@@ -274,8 +289,12 @@ def _death_hazard_for_survival(make, survival: float, horizon: float, baseline: 
 
 
 def _fit_ruxolitinib(horizon: float, a: Assumptions, baseline: BaselineMix) -> ResponseProcess:
-    panel = [t for t in TARGETS if t.arm == "ruxolitinib" and t.weight > 0]
-    weeks = sorted({t.week for t in panel})
+    panel: list[tuple[Target, float]] = []  # the weighted targets and their weeks
+    for t in TARGETS:
+        if t.arm == "ruxolitinib" and t.weight > 0:
+            assert t.week is not None  # the weighted targets are the response panel, each at its week
+            panel.append((t, t.week))
+    weeks = sorted({week for _, week in panel})
     index = {w: i for i, w in enumerate(weeks)}
     state_of = {"pr": PR, "cr": CR, "nr": NR, "dead": DEAD}
     survival = TARGETS_BY_NAME["survival_ruxolitinib"].observed
@@ -294,9 +313,9 @@ def _fit_ruxolitinib(horizon: float, a: Assumptions, baseline: BaselineMix) -> R
     def residuals(theta):
         probs = state_probabilities(complete(theta), weeks, baseline)
         out = []
-        for t in panel:
+        for t, week in panel:
             state = state_of[t.name.split("_")[0]]
-            out.append(math.sqrt(t.weight) * (probs[index[t.week], state] - t.observed))
+            out.append(math.sqrt(t.weight) * (probs[index[week], state] - t.observed))
         return np.array(out)
 
     start = np.array([math.log(0.18 / 0.82), math.log(0.8), math.log(0.07)])
@@ -306,10 +325,11 @@ def _fit_ruxolitinib(horizon: float, a: Assumptions, baseline: BaselineMix) -> R
 
 
 
-def _observed_interval(t: Target) -> tuple[float | None, float | None]:
-    if t.count is None:
-        return None, None
-    low, high = clopper_pearson(t.count, t.size, 0.025, 0.025)  # exact 95%, as R's binom.test
+def _observed_interval(t: Target) -> tuple[float, float] | None:
+    """The exact 95% interval of a proportion (as R's binom.test); ``None`` for a value (a median dose)."""
+    if t.count is None or t.size is None:
+        return None
+    low, high = clopper_pearson(t.count, t.size, 0.025, 0.025)
     return float(low), float(high)
 
 
@@ -349,7 +369,7 @@ def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assu
                                             horizon, baseline)
     control_response = control_process(mu_control)
 
-    visit_times = tuple(float(w) for w in range(1, 9))
+    visit_times = _WEEKLY_VISITS
     dose_target = TARGETS_BY_NAME["dose_median_week8"].observed
     start_dose = TARGETS_BY_NAME["dose_median_week0"].observed
 
@@ -378,32 +398,32 @@ def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assu
     cmv_hazard = math.exp(optimize.brentq(cmv_gap, math.log(1e-6), math.log(10.0), xtol=1e-13))
     the_infection = infection(cmv_hazard)
 
-    model = DiseaseModel(
-        arms=(ArmModel(response=rux_response, taper=the_taper, infection=the_infection),
-              ArmModel(response=control_response, taper=the_taper, infection=the_infection)),
-        arm_names=("ruxolitinib", "control"), baseline=baseline, visit_times=visit_times)
+    rux_arm = ArmModel(response=rux_response, taper=the_taper, infection=the_infection)
+    control_arm = ArmModel(response=control_response, taper=the_taper, infection=the_infection)
+    model = DiseaseModel(arms=(rux_arm, control_arm), arm_names=("ruxolitinib", "control"), baseline=baseline,
+                         visit_times=visit_times)
 
     values = model_values(model, horizon)
     rows = []
     for t in TARGETS:
-        low, high = _observed_interval(t)
+        interval = _observed_interval(t)
         value = float(values[t.name])
-        if low is None:
+        low, high = interval if interval is not None else (None, None)
+        if interval is None:
             inside = abs(value - t.observed) <= DOSE_TOLERANCE
         else:
-            inside = low - 1e-12 <= value <= high + 1e-12
+            inside = interval[0] - 1e-12 <= value <= interval[1] + 1e-12
         rows.append(TargetRow(name=t.name, description=t.description, observed=t.observed, ci_low=low,
                               ci_high=high, model=value, inside=bool(inside), count=t.count, size=t.size))
 
     return CalibrationResult(horizon_weeks=horizon, model=model, targets=tuple(rows),
-                             parameters=_parameter_table(model, assumptions), assumptions=assumptions)
+                             parameters=_parameter_table(rux_arm, control_arm, assumptions), assumptions=assumptions)
 
 
-def _parameter_table(model: DiseaseModel, a: Assumptions) -> dict:
-    rux, ctl = model.arms
-    rows = {}
+def _parameter_table(rux: ArmModel, ctl: ArmModel, a: Assumptions) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
 
-    def add(name, value, unit, meaning, fitted=True):
+    def add(name: str, value: float, unit: str, meaning: str, fitted: bool = True) -> None:
         rows[name] = {"value": float(value), "unit": unit, "meaning": meaning,
                       "source": "fitted" if fitted else "assumption (docs/model.md)"}
 

@@ -41,7 +41,11 @@ class Target:
 
     @property
     def observed(self) -> float:
-        return self.count / self.size if self.count is not None else float(self.value)
+        if self.count is not None and self.size is not None:
+            return self.count / self.size
+        if self.value is not None:
+            return float(self.value)
+        raise ValueError(f"target {self.name!r} has neither count and size nor value")
 
 
 _SURVIVAL = ("The survival rate was significantly higher in the ruxolitinib group (19/20, 95%) than in historical "
