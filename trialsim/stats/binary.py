@@ -18,8 +18,9 @@ __all__ = ["BinomialTestResult", "ProportionCIResult", "TwoProportionTestResult"
            "proportion_ci", "fisher_exact", "boschloo_exact", "chi_square_test", "two_proportion_pvalues"]
 
 Alternative = Literal["two-sided", "greater", "less"]
-_ALTERNATIVES = ("two-sided", "greater", "less")
-_TESTS = ("fisher", "boschloo", "chi2")
+BinaryTest = Literal["fisher", "boschloo", "chi2"]
+_ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "greater", "less")
+_TESTS: tuple[BinaryTest, ...] = ("fisher", "boschloo", "chi2")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -319,7 +320,7 @@ def chi_square_test(x1: int, n1: int, x2: int, n2: int, *, alternative: Alternat
                                    alternative=alternative, x1=x1, n1=n1, x2=x2, n2=n2, degenerate=bool(degenerate))
 
 
-def two_proportion_pvalues(x1, n1, x2, n2, *, test: Literal["fisher", "boschloo", "chi2"] = "fisher",
+def two_proportion_pvalues(x1, n1, x2, n2, *, test: BinaryTest = "fisher",
                            alternative: Alternative = "two-sided") -> np.ndarray:
     """p-values of a two-proportion test for many tables at once (e.g. one per simulated trial).
 

@@ -52,6 +52,7 @@ class TimeCodes:
         t = np.asarray(t, dtype=np.float64)
         if self.values is not None:
             return np.searchsorted(self.values, t, side="right").astype(np.int64) - 1
+        assert self.base is not None  # encode_times sets one encoding: the base or the values
         bits = np.ascontiguousarray(np.abs(t)).reshape(-1).view(np.int64).reshape(t.shape)
         if self.base == 0:
             out = bits.astype(np.int64)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, ClassVar, Self, Sequence, Union
 
 import numpy as np
 from scipy import integrate, optimize, special, stats
@@ -214,13 +214,14 @@ class Gamma:
         return float(out + (d * math.log(e / (self.b + e)) if d > 0 else 0.0))
 
 
+@dataclass(frozen=True)
 class _Mixture:
     """Finite mixture ``sum_k w_k component_k``; the weights are normalised to sum 1."""
 
     weights: tuple[float, ...]
-    components: tuple
-    _component: type = object
-    _name = "Mixture"
+    components: tuple[Any, ...]
+    _component: ClassVar[type] = object
+    _name: ClassVar[str] = "Mixture"
 
     def __post_init__(self) -> None:
         comps = tuple(self.components)
@@ -280,7 +281,7 @@ class _Mixture:
         terms = [math.log(w) + c.log_marginal(*data) for w, c in zip(self.weights, self.components) if w > 0]
         return float(special.logsumexp(terms))
 
-    def update(self, *data):
+    def update(self, *data: Any) -> Self:
         """Posterior mixture: components updated, weights times the components' marginal likelihoods."""
         logs = np.array([math.log(w) + c.log_marginal(*data) if w > 0 else -np.inf
                          for w, c in zip(self.weights, self.components)])

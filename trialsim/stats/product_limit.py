@@ -17,7 +17,7 @@ from .kernels import km_at
 __all__ = ["KaplanMeierResult", "SurvivalQuantile", "kaplan_meier", "km_survival_at_batch", "survival_table"]
 
 ConfType = Literal["log", "log-log", "plain"]
-_CONF_TYPES = ("log", "log-log", "plain")
+_CONF_TYPES: tuple[ConfType, ...] = ("log", "log-log", "plain")
 # R's quantile.survfit: a curve within this distance of the target probability counts as on it
 _QUANTILE_TOLERANCE = math.sqrt(np.finfo(float).eps)
 

@@ -19,7 +19,7 @@ __all__ = ["LogRankResult", "LogRankBatchResult", "OneSampleLogRankResult", "log
            "one_sample_logrank", "one_sample_logrank_batch"]
 
 Alternative = Literal["two-sided", "less", "greater"]
-_ALTERNATIVES = ("two-sided", "less", "greater")
+_ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "less", "greater")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -225,13 +225,13 @@ def logrank(time, event, group, *, strata=None, rho: float = 0.0, gamma: float =
                          rho=rho, gamma=gamma, n_strata=n_strata, degenerate=degenerate)
 
 
-def _batch_inputs(time, event, group=None, strata=None) -> tuple[np.ndarray, ...]:
+def _batch_inputs(time, event, group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     time_ = as_times("time", time, ndim=2)
     if time_.shape[1] > MAX_PATIENTS:
         raise invalid("time", f"must have at most {MAX_PATIENTS} patients per replicate for the batch form "
                       "(use the scalar function)", time_.shape[1])
     event_ = as_events("event", event, time_.shape)
-    group_ = None if group is None else as_codes("group", group, time_.shape, n_codes=2).astype(np.int8)
+    group_ = as_codes("group", group, time_.shape, n_codes=2).astype(np.int8)
     return time_, event_, group_
 
 

@@ -136,7 +136,8 @@ def rmst_difference(time, event, group, tau: float, *, confidence_level: float =
         raise invalid("group", "must have exactly two groups", labels.tolist())
     tau = check_number("tau", tau, low=0.0, low_open=True)
     level = check_level("confidence_level", confidence_level)
-    parts = tuple(_rmst(time_[codes == k], event_[codes == k], tau, level) for k in (0, 1))
+    parts = (_rmst(time_[codes == 0], event_[codes == 0], tau, level),
+             _rmst(time_[codes == 1], event_[codes == 1], tau, level))
     for label, part in zip(labels, parts):
         _warn_extrapolated(part, f" of group {str(label)!r}")
     difference = parts[1].estimate - parts[0].estimate
