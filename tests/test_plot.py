@@ -127,6 +127,21 @@ def test_save_figure_writes_the_format_of_the_suffix(tmp_path, suffix, magic):
 
 
 @needs_mpl
+def test_save_figure_palette_png(tmp_path):
+    from PIL import Image
+
+    fig = tp.plot_assurance(np.linspace(0, 1, 50), point_power=0.5)
+    full, small = tmp_path / "full.png", tmp_path / "small.png"
+    tp.save_figure(fig, full, dpi=60)
+    tp.save_figure(fig, small, dpi=60, palette=True)
+    assert small.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(small) as image, Image.open(full) as reference:
+        assert image.mode == "P" and image.size == reference.size
+    assert small.stat().st_size < full.stat().st_size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.png", "small.png"]
+
+
+@needs_mpl
 def test_save_figure_is_atomic(tmp_path):
     path = tmp_path / "fig.png"
     path.write_bytes(b"old")

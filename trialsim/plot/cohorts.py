@@ -22,7 +22,7 @@ from ..model import (CR, DEAD, DEFAULT_HORIZON_WEEKS, NR, PR, STATES, TARGETS, A
                      state_probabilities)
 from ..model.validation import check_choice, check_count, check_positive
 from ..stats import kaplan_meier, proportion_ci
-from .common import STATE_COLOURS, arm_colour, new_axes, new_figure
+from .common import STATE_COLOURS, arm_colour, legend_below, new_axes, new_figure
 
 __all__ = ["plot_km", "plot_states", "plot_doses", "plot_simulation", "survival_marks", "state_marks"]
 
@@ -364,7 +364,7 @@ def plot_states(batch: TrialBatch, *, arm: int | str = 0, style: str = "stacked"
     ax.set_xlabel("week of assessment")
     ax.set_ylabel("share of patients" + (" (stacked)" if style == "stacked" else ""))
     ax.set_title(f"Response, {name} ({int(observed.max()) if observed.size else 0} patients)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize="x-small", frameon=False)
+    legend_below(ax, 34, ncol=3)
     return fig
 
 
@@ -453,9 +453,9 @@ def plot_doses(batch: TrialBatch, *, n_paths: int = 30, log: bool = False, study
     else:
         ax.set_ylim(bottom=0.0)
     ax.set_xticks(np.concatenate(([0.0], visits)))
-    ax.set_xlabel("weeks since enrolment (dose after each visit's adjustment)")
+    ax.set_xlabel("weeks since enrolment")
     ax.set_ylabel("glucocorticoid dose (mg/kg/day)")
-    ax.set_title(f"Glucocorticoid taper ({n_paths} patients per arm shown)")
+    ax.set_title(f"Glucocorticoid dose ({n_paths} patients an arm)")
     ax.legend(loc="upper right", fontsize="small", frameon=False)
     return fig
 
@@ -464,12 +464,13 @@ def plot_doses(batch: TrialBatch, *, n_paths: int = 30, log: bool = False, study
 
 
 def plot_simulation(batch: TrialBatch, *, model: DiseaseModel | None = None, horizon: float | None = None,
-                    n_trials: int = 40, n_paths: int = 30):
+                    n_trials: int = 40, n_paths: int = 30, figsize: tuple[float, float] | None = None):
     """One figure of a simulated batch: Kaplan-Meier fan, dose paths, and state occupation per arm.
 
     With detail (responses and doses observed) the panels are survival and doses on top, one state panel per
     arm below; without (a survival-only model) the Kaplan-Meier panel alone. ``model`` adds the exact curves
     to the survival and state panels (what ``trialsim calibrate --check`` compares the cohorts with).
+    ``figsize`` (inches) defaults to 11.2 x 8.6 with two arms (6.4 x 4.4 for the survival panel alone).
 
     Returns
     -------
@@ -478,12 +479,12 @@ def plot_simulation(batch: TrialBatch, *, model: DiseaseModel | None = None, hor
     batch = _check_batch(batch)
     model = _check_model(model, batch)
     if not has_course(batch):
-        fig = new_figure((6.4, 4.4), caller="plot_simulation")
+        fig = new_figure(figsize or (6.4, 4.4), caller="plot_simulation")
         plot_km(batch, horizon=horizon, n_trials=n_trials, model=model, ax=fig.add_subplot())
         return fig
     n_arms = len(batch.arm_names)
     ncols = max(2, n_arms)
-    fig = new_figure((5.6 * ncols, 8.6), caller="plot_simulation")
+    fig = new_figure(figsize or (5.6 * ncols, 8.6), caller="plot_simulation")
     grid = fig.add_gridspec(2, ncols * 2)
     half = ncols  # the top row splits in two halves, the bottom row in one column per arm
     plot_km(batch, horizon=horizon, n_trials=n_trials, model=model, ax=fig.add_subplot(grid[0, :half]))

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..exceptions import invalid
 
 __all__ = ["require_matplotlib", "check_plot_output", "save_figure", "FORMATS", "ARM_COLOURS", "STATE_COLOURS",
-           "arm_colour", "new_axes"]
+           "arm_colour", "new_axes", "new_figure", "legend_below"]
 
 #: Suffixes :func:`save_figure` writes (the format follows the suffix).
 FORMATS = (".png", ".svg", ".pdf")
@@ -61,7 +61,7 @@ def check_plot_output(path: str | os.PathLike) -> Path:
     return target
 
 
-def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
+def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palette: bool = False) -> Path:
     """Write ``fig`` to ``path`` as PNG, SVG or PDF (by the suffix), whole or not at all.
 
     The figure is drawn into a temporary file in the same directory, which then replaces ``path``
@@ -77,6 +77,9 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
         Destination; ``.png``, ``.svg`` or ``.pdf`` (any case).
     dpi
         Resolution of a PNG (default: the figure's).
+    palette
+        PNG only: reduce to 256 colours (a palette image, about a third of the size; what the images of
+        ``docs/plots.md`` use). Ignored for SVG and PDF.
 
     Returns
     -------
@@ -93,8 +96,11 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
     os.close(fd)
     try:
         os.chmod(tmp, _mode(target))
-        fig.savefig(tmp, format=suffix[1:], dpi=dpi if dpi is not None else "figure",
-                    metadata=_metadata(suffix))
+        resolution = dpi if dpi is not None else "figure"
+        if palette and suffix == ".png":
+            _save_palette_png(fig, tmp, resolution)
+        else:
+            fig.savefig(tmp, format=suffix[1:], dpi=resolution, metadata=_metadata(suffix))
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -103,6 +109,19 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
             pass
         raise
     return target
+
+
+def _save_palette_png(fig, tmp: str, dpi) -> None:
+    """Draw ``fig`` as PNG and write it with a 256-colour palette (Pillow comes with matplotlib)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(colors=256).save(tmp, format="PNG", optimize=True)
 
 
 def _mode(target: Path) -> int:
@@ -139,6 +158,19 @@ def new_axes(ax, figsize: tuple[float, float] = (6.4, 4.2), *, caller: str = "pl
 
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
+
+
+def legend_below(ax, points: float, handles=None, labels=None, **kwargs):
+    """A legend centred under the axes, ``points`` below its bottom edge (room for the tick labels and the
+    axis label whatever the figure's size); constrained layout makes room for it."""
+    from matplotlib.transforms import ScaledTranslation
+
+    shift = ax.transAxes + ScaledTranslation(0.0, -points / 72.0, ax.figure.dpi_scale_trans)
+    options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "bbox_transform": shift, "frameon": False,
+               "fontsize": "x-small", **kwargs}
+    if handles is not None:
+        return ax.legend(handles, labels, **options)
+    return ax.legend(**options)
 
 
 def new_figure(figsize: tuple[float, float], *, caller: str = "plot"):

@@ -20,7 +20,7 @@ from ..exceptions import invalid
 from ..model import TARGETS_BY_NAME
 from ..model.validation import check_choice, check_number, check_positive, check_probability
 from ..stats import proportion_ci
-from .common import new_axes, new_figure
+from .common import legend_below, new_axes, new_figure
 
 __all__ = ["plot_power_curve", "plot_boundaries", "hazard_ratio_bound", "plot_assurance", "plot_conflict_oc"]
 
@@ -307,8 +307,7 @@ def _draw_z(ax, gs: GroupSequentialDesign, d, stops: dict, expected: str | None)
         twin.set_ylabel("share of trials stopping at the look")
         more_h, more_l = twin.get_legend_handles_labels()
         handles, labels = handles + more_h, labels + more_l
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2, fontsize="x-small",
-              frameon=False)
+    legend_below(ax, 46, handles, labels, ncol=2)
 
 
 def _draw_hr(ax, gs: GroupSequentialDesign, d: np.ndarray | None, r: float, survival: SurvivalDesign | None
@@ -355,7 +354,7 @@ def _draw_hr(ax, gs: GroupSequentialDesign, d: np.ndarray | None, r: float, surv
     ax.set_ylabel("hazard ratio, treatment / control")
     ax.set_title(f"Boundaries as hazard ratios (allocation {r:g}:1)")
     ax.title.set_fontsize("medium")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="x-small", frameon=False)
+    legend_below(ax, 34, ncol=2)
 
 
 # ------------------------------------------------------------------------------------------------ assurance
