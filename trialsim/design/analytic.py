@@ -71,7 +71,9 @@ def arm_survival(model, arm: int, times) -> np.ndarray:
 def _grid_survival(arm, strata: tuple[tuple[float, float], ...], horizon: float) -> np.ndarray:
     # Cached: sample-size searches ask for the same arm's survival curve at many n
     grid = np.linspace(0.0, horizon, _GRID_POINTS)
-    return sum(w * np.asarray(arm.survival(grid, m), dtype=float).reshape(grid.shape) for w, m in strata)
+    # (the built-in sum starts from 0: an array unless there are no strata, which BaselineMix does not allow)
+    return np.asarray(sum(w * np.asarray(arm.survival(grid, m), dtype=float).reshape(grid.shape)
+                          for w, m in strata))
 
 
 def _entry_times(trial) -> np.ndarray:

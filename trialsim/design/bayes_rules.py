@@ -75,7 +75,8 @@ def _ess(prior: BinaryPrior) -> float:
 
 
 def borrowing_prior(method: str = "none", *, x0: int | None = None, n0: int | None = None, a0: float = 1.0,
-                    w_vague: float = 0.2, initial: Beta | None = None, vague: Beta | None = None) -> BinaryPrior:
+                    w_vague: float = 0.2, initial: BinaryPrior | None = None,
+                    vague: Beta | None = None) -> BinaryPrior:
     """The control arm's analysis prior, borrowing ``x0`` of ``n0`` historical controls or not.
 
     ``method``: ``"none"`` (the ``initial`` prior, default uniform), ``"power"`` (power prior with fixed ``a0``:

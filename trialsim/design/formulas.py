@@ -22,6 +22,7 @@ from scipy import special
 from ..exceptions import invalid
 from ..model.validation import check_choice, check_level, check_nonnegative, check_positive, check_probability
 from ..stats import binomial_pvalues
+from ..stats.binary import Alternative
 
 __all__ = [
     "schoenfeld_events",
@@ -289,7 +290,7 @@ def lachin_foulkes(lambda_control: float, lambda_treatment: float, *, accrual_ti
 def binomial_rejection_region(n: int, p_null: float, *, alpha: float, sided: int = 1) -> np.ndarray:
     """Boolean array over x = 0..n: True where the exact binomial test of ``p = p_null`` rejects at ``alpha``."""
     alpha = check_level("alpha", alpha)
-    alternative = "greater" if check_choice("sided", sided, (1, 2)) == 1 else "two-sided"
+    alternative: Alternative = "greater" if check_choice("sided", sided, (1, 2)) == 1 else "two-sided"
     return binomial_pvalues(n, p_null, alternative=alternative) <= alpha
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from scipy import special, stats
@@ -183,10 +183,11 @@ class PredictiveDesign:
                 raise invalid("theta_u", f"must be >= theta_l = {self.theta_l}", self.theta_u)
         _prior(self.prior)
         _int("first_look", self.first_look, 1)
-        object.__setattr__(self, "looks", _looks(self.looks, n_max, self.first_look))
+        looks = _looks(self.looks, n_max, self.first_look)
+        object.__setattr__(self, "looks", looks)
         k_star = final_success_threshold(n_max, self.p0, self.theta_t, self.prior)
         fut, eff = [], []
-        for n in self.looks:
+        for n in looks:
             pp = predictive_probabilities(n, n_max, self.p0, self.theta_t, self.prior, k_star)
             fut.append(int(np.sum(pp < self.theta_l)) - 1)             # stop if x <= bound (-1: never)
             eff.append(n + 1 if self.theta_u is None else int(n + 1 - np.sum(pp > self.theta_u)))
@@ -201,9 +202,11 @@ class PredictiveDesign:
         x = _int("x", x, 0, n)
         if n == self.n_max:
             return "success" if x >= self.k_star else "failure"
-        if n not in self.looks:
+        looks = self.looks
+        assert looks is not None  # __post_init__ sets the looks (the default: every patient from first_look)
+        if n not in looks:
             return "continue"
-        j = self.looks.index(n)
+        j = looks.index(n)
         if x <= self.futility_bounds[j]:
             return "stop-futility"
         if x >= self.efficacy_bounds[j]:
@@ -293,7 +296,7 @@ def search_predictive_design(p0: float, p1: float, alpha: float = 0.1, power: fl
             k_star = final_success_threshold(n_max, p0, theta_t, prior)
             if k_star <= n_max:
                 groups.setdefault(k_star, []).append(theta_t)
-        feasible = []
+        feasible: list[tuple[float, float, dict[str, Any], dict[str, Any]]] = []  # theta_t, theta_l, OC h0, h1
         for k_star, thetas in groups.items():
             pps = [predictive_probabilities(n, n_max, p0, thetas[0], prior, k_star) for n in looks]
             effs = tuple(n + 1 if theta_u is None else int(n + 1 - np.sum(pp > theta_u))

@@ -40,6 +40,7 @@ from ..exceptions import DegenerateStatisticWarning, invalid
 from ..model import CR, PR, Accrual, DiseaseModel, Trial
 from ..model.validation import check_choice, check_count, check_flag, check_level, check_positive
 from ..stats import binomial_pvalues
+from ..stats.binary import Alternative, BinaryTest
 from .analytic import (TIME_TOLERANCE, AnalyticPower, average_hazard_ratio, complete_case_binomial_power,
                        complete_case_power, deaths_by_arm, observe, reach_of, resolve_horizon, response_probability)
 from .formulas import one_sample_logrank_power, schoenfeld_power, two_proportion_power
@@ -53,8 +54,7 @@ __all__ = [
     "survival_status_at",
 ]
 
-BinaryTest = Literal["fisher", "boschloo", "chi2"]
-_BINARY_TESTS = ("fisher", "boschloo", "chi2")
+_BINARY_TESTS: tuple[BinaryTest, ...] = ("fisher", "boschloo", "chi2")
 _TEST_NAMES = {"fisher": "Fisher's exact", "boschloo": "Boschloo's exact", "chi2": "chi-square",
                "logrank": "log-rank"}
 
@@ -84,9 +84,13 @@ class DesignOutcome:
 
     @staticmethod
     def concatenate(parts: list["DesignOutcome"]) -> "DesignOutcome":
-        """Replicates of ``parts`` one after the other (every field joined along its first axis)."""
-        return DesignOutcome(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                                for f in fields(DesignOutcome)})
+        """Replicates of ``parts`` one after the other (every field joined along its first axis).
+
+        The parts are of one class; a subclass that adds per-replicate fields (a design's own outcome, such as
+        :class:`trialsim.design.sequential.SequentialOutcome`) keeps them.
+        """
+        cls = type(parts[0])
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
     @property
     def n_replicates(self) -> int:
@@ -143,16 +147,21 @@ def _logrank(time, event, group, strata):
         return logrank_batch(time, event, group, strata=strata)
 
 
-def _binary_pvalues(x1, n1, x2, n2, *, test: str, sided: int) -> np.ndarray:
+def _binary_test(owner: str, test: str | None) -> BinaryTest:
+    """A design's binary test, narrowed to one (its ``__post_init__`` has checked it already)."""
+    return check_choice(f"{owner}.test", test, _BINARY_TESTS)
+
+
+def _binary_pvalues(x1, n1, x2, n2, *, test: BinaryTest, sided: int) -> np.ndarray:
     from ..stats import two_proportion_pvalues
 
-    alternative = "greater" if sided == 1 else "two-sided"
+    alternative: Alternative = "greater" if sided == 1 else "two-sided"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateStatisticWarning)
         return np.asarray(two_proportion_pvalues(x1, n1, x2, n2, test=test, alternative=alternative), dtype=float)
 
 
-def _two_group_binary_outcome(batch: TrialBatch, x1, n1, x2, n2, *, test: str, sided: int, alpha: float,
+def _two_group_binary_outcome(batch: TrialBatch, x1, n1, x2, n2, *, test: BinaryTest, sided: int, alpha: float,
                               deaths: np.ndarray) -> DesignOutcome:
     """Two-group binary test per replicate; a replicate with an empty group is degenerate (p = 1)."""
     degenerate = (n1 == 0) | (n2 == 0)
@@ -249,10 +258,11 @@ class TwoArmDesign:
         if self.endpoint == "survival":
             what = f"{'stratified ' if stratified else ''}log-rank on overall survival"
         elif self.endpoint == "survival_binary":
-            what = f"{_TEST_NAMES[self.test]} test on survival at the horizon"
+            what = f"{_TEST_NAMES[_binary_test('TwoArmDesign', self.test)]} test on survival at the horizon"
         else:
             level = "CR+PR" if self.response_level == "cr_pr" else "CR"
-            what = f"{_TEST_NAMES[self.test]} test on {level} at week {self.response_week:g}"
+            name = _TEST_NAMES[_binary_test("TwoArmDesign", self.test)]
+            what = f"{name} test on {level} at week {self.response_week:g}"
         return f"randomised two-arm, {what}, {sides}"
 
     def prepare_trial(self, trial: Trial) -> Trial:
@@ -294,7 +304,8 @@ class TwoArmDesign:
                                      allocation_ratio=a_t / a_c)
             return AnalyticPower(power=power, method="Schoenfeld", n_events_by_arm=deaths, hazard_ratio=hr)
         if self.endpoint == "survival_binary":
-            return AnalyticPower(power=complete_case_power(seen, sizes, alpha=self.alpha, sided=self.sided),
+            return AnalyticPower(power=complete_case_power(seen, (sizes[0], sizes[1]), alpha=self.alpha,
+                                                           sided=self.sided),
                                  method="two proportions (normal)", n_events_by_arm=deaths)
         week, reach = self.response_week, reach_of(trial, self.response_week)
         p = [response_probability(model, i, week, self.response_level) * math.exp(-trial.dropout_hazard[i] * week)
@@ -322,6 +333,9 @@ class TwoArmDesign:
         if self.endpoint == "survival_binary":
             success, known = survival_status_at(batch, horizon)
         else:
+            if batch.response is None:
+                raise invalid("TwoArmDesign.endpoint", "needs batches simulated with detail (needs_detail)",
+                              self.endpoint)
             visit = int(np.argmin(np.abs(np.asarray(batch.visit_times) - self.response_week)))
             state = batch.response[:, :, visit]
             success = (state == CR) | ((state == PR) & (self.response_level == "cr_pr"))
@@ -330,8 +344,8 @@ class TwoArmDesign:
         n1 = (known & treated).sum(axis=1)
         x2 = (success & ~treated).sum(axis=1)
         n2 = (known & ~treated).sum(axis=1)
-        return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=self.test, sided=self.sided,
-                                         alpha=self.alpha, deaths=deaths)
+        return _two_group_binary_outcome(batch, x1, n1, x2, n2, test=_binary_test("TwoArmDesign", self.test),
+                                         sided=self.sided, alpha=self.alpha, deaths=deaths)
 
 
 # -------------------------------------------------------------------------------------------- single arm
@@ -462,7 +476,7 @@ class SingleArmDesign:
 
 def _binomial_pvalues(x: np.ndarray, m: np.ndarray, p0: float, sided: int) -> np.ndarray:
     """Exact binomial p-values of ``x`` successes of ``m`` against ``p0``: one table per distinct m (1 where m = 0)."""
-    alternative = "greater" if sided == 1 else "two-sided"
+    alternative: Alternative = "greater" if sided == 1 else "two-sided"
     pvalue = np.ones(x.shape)
     for size in np.unique(m[m > 0]):
         rows = m == size
