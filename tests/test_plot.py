@@ -172,12 +172,19 @@ def test_check_plot_output(tmp_path):
         tp.check_plot_output(tmp_path / "missing" / "a.png")
     with pytest.raises(InputError, match="must end in"):
         tp.check_plot_output(tmp_path / "a.gif")
+    with pytest.raises(InputError, match=r"^`--plot` must end in \.png, \.svg or \.pdf \(got '") as info:
+        tp.check_plot_output(tmp_path / "a.gif", field="--plot")
+    assert info.value.field == "--plot"
+    with pytest.raises(InputError, match="^`--plot` directory does not exist"):
+        tp.check_plot_output(tmp_path / "missing" / "a.png", field="--plot")
 
 
 @needs_mpl
 def test_save_figure_into_a_missing_directory_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="cannot be written"):
+    with pytest.raises(InputError, match="^`plot` cannot be written"):
         tp.save_figure(tp.plot_assurance([0.5]), tmp_path / "missing" / "a.png")
+    with pytest.raises(InputError, match="^`--plot` must end in"):
+        tp.save_figure(tp.plot_assurance([0.5]), tmp_path / "a.jpg", field="--plot")
 
 
 # ------------------------------------------------------------------------------------------------ Kaplan-Meier
@@ -403,6 +410,10 @@ def test_power_curve_se_band(power_points):
     assert vertices[:, 1].min() == pytest.approx(r.power - 1.96 * r.standard_error)
     assert vertices[:, 1].max() == pytest.approx(r.power + 1.96 * r.standard_error)
     assert not by_gid(fig, "power-analytic") and fig.axes[0].get_xlabel() == "hazard_ratio"
+    categorical = tp.plot_power_curve([((1, 1), power_points[1][1]), ((2, 1), power_points[0][1])],
+                                      parameter="allocation")
+    assert one(categorical, "power-simulated").get_xdata().tolist() == [0.0, 1.0]
+    assert [t.get_text() for t in categorical.axes[0].get_xticklabels()] == ["1:1", "2:1"]
     with pytest.raises(InputError, match="`points`"):
         tp.plot_power_curve([])
     with pytest.raises(InputError, match="`points`"):

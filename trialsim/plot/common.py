@@ -24,8 +24,8 @@ STATE_COLOURS = ("#e3a857", "#9cc3e6", "#3f8f5a", "#4d4d4d")
 _INSTALL = "needs matplotlib: pip install 'trialsim[plot]'"
 
 
-def require_matplotlib(value: object = None) -> None:
-    """Raise ``InputError`` (field ``plot``) unless matplotlib can be imported; ``value`` is reported with it.
+def require_matplotlib(value: object = None, *, field: str = "plot") -> None:
+    """Raise ``InputError`` (naming ``field``) unless matplotlib can be imported; ``value`` is reported with it.
 
     >>> import importlib.util
     >>> require_matplotlib() if importlib.util.find_spec("matplotlib") else None
@@ -33,35 +33,37 @@ def require_matplotlib(value: object = None) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise invalid("plot", _INSTALL, value) from None
+        raise invalid(field, _INSTALL, value) from None
 
 
-def _suffix(path: str | os.PathLike) -> str:
+def _suffix(path: str | os.PathLike, field: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise invalid("plot", "must end in .png, .svg or .pdf", str(path))
+        raise invalid(field, "must end in .png, .svg or .pdf", str(path))
     return suffix
 
 
-def check_plot_output(path: str | os.PathLike) -> Path:
+def check_plot_output(path: str | os.PathLike, *, field: str = "plot") -> Path:
     """Everything a command can check before it simulates: matplotlib is installed, the suffix is one of
-    :data:`FORMATS` and the directory exists. Raises ``InputError`` (field ``plot``); returns the path.
+    :data:`FORMATS` and the directory exists. Raises ``InputError`` naming ``field`` (the command line passes
+    ``"--plot"``); returns the path.
 
     >>> check_plot_output("curve.gif")
     Traceback (most recent call last):
     ...
     trialsim.exceptions.InputError: `plot` must end in .png, .svg or .pdf (got 'curve.gif')
     """
-    _suffix(path)
-    require_matplotlib(str(path))
+    _suffix(path, field)
+    require_matplotlib(str(path), field=field)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
-        raise invalid("plot", "directory does not exist", str(path))
+        raise invalid(field, "directory does not exist", str(path))
     return target
 
 
-def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palette: bool = False) -> Path:
+def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palette: bool = False,
+                field: str = "plot") -> Path:
     """Write ``fig`` to ``path`` as PNG, SVG or PDF (by the suffix), whole or not at all.
 
     The figure is drawn into a temporary file in the same directory, which then replaces ``path``
@@ -80,19 +82,21 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
     palette
         PNG only: reduce to 256 colours (a palette image, about a third of the size; what the images of
         ``docs/plots.md`` use). Ignored for SVG and PDF.
+    field
+        The name the errors give the path (``"--plot"`` on the command line).
 
     Returns
     -------
     Path
         The destination.
     """
-    suffix = _suffix(path)
+    suffix = _suffix(path, field)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise invalid("plot", f"cannot be written ({exc.strerror or exc})", str(path)) from None
+        raise invalid(field, f"cannot be written ({exc.strerror or exc})", str(path)) from None
     os.close(fd)
     try:
         os.chmod(tmp, _mode(target))

@@ -18,7 +18,7 @@ import numpy as np
 from ..design import ConflictOC, GroupSequentialDesign, PowerResult, SurvivalDesign
 from ..exceptions import invalid
 from ..model import TARGETS_BY_NAME
-from ..model.validation import check_choice, check_number, check_positive, check_probability
+from ..model.validation import check_choice, check_positive, check_probability, is_number
 from ..stats import proportion_ci
 from .common import legend_below, new_axes, new_figure
 
@@ -42,7 +42,8 @@ def plot_power_curve(points: Sequence[tuple[float, PowerResult]], *, parameter: 
     Parameters
     ----------
     points
-        ``(value, PowerResult)`` pairs (what ``trialsim power --grid`` computes), in any order.
+        ``(value, PowerResult)`` pairs (what ``trialsim power --grid`` computes). Numbers are sorted on a numeric
+        axis; other values (an allocation ``(2, 1)``, a name) get one tick each, in the order given.
     parameter
         The swept parameter's name, for the axis (``"n"`` is spelled out).
     band
@@ -69,12 +70,18 @@ def plot_power_curve(points: Sequence[tuple[float, PowerResult]], *, parameter: 
     for item in points:
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], PowerResult)):
             raise invalid("points", "must hold (value, PowerResult) pairs", item)
-        rows.append((check_number("points value", item[0]), item[1]))
+        rows.append(item)
     if not rows:
         raise invalid("points", "must hold at least one (value, PowerResult) pair", points)
-    rows.sort(key=lambda row: row[0])
+    numeric = all(is_number(v) and math.isfinite(v) for v, _ in rows)
+    if numeric:
+        rows.sort(key=lambda row: row[0])
     fig, ax = new_axes(ax, caller="plot_power_curve")
-    x = np.array([v for v, _ in rows])
+    # numbers on a numeric axis; anything else (an allocation 2:1, a test name) one tick per value, in order
+    x = np.array([float(v) for v, _ in rows]) if numeric else np.arange(len(rows), dtype=float)
+    if not numeric:
+        ax.set_xticks(x)
+        ax.set_xticklabels([_value_label(v) for v, _ in rows])
     results = [r for _, r in rows]
     power = np.array([r.power for r in results])
     if band == "wilson":
@@ -104,6 +111,12 @@ def plot_power_curve(points: Sequence[tuple[float, PowerResult]], *, parameter: 
     ax.legend(loc="lower right", fontsize="small", frameon=False)
     ax.grid(alpha=0.25)
     return fig
+
+
+def _value_label(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return ":".join(f"{v:g}" if is_number(v) else str(v) for v in value)
+    return f"{value:g}" if is_number(value) else str(value)
 
 
 # ------------------------------------------------------------------------------------------------ boundaries
