@@ -185,6 +185,10 @@ def test_save_figure_into_a_missing_directory_is_an_input_error(tmp_path):
         tp.save_figure(tp.plot_assurance([0.5]), tmp_path / "missing" / "a.png")
     with pytest.raises(InputError, match="^`--plot` must end in"):
         tp.save_figure(tp.plot_assurance([0.5]), tmp_path / "a.jpg", field="--plot")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(InputError, match="^`plot` cannot be written"):
+        tp.save_figure(tp.plot_assurance([0.5]), tmp_path / "dir.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["dir.png"]
 
 
 # ------------------------------------------------------------------------------------------------ Kaplan-Meier

@@ -68,8 +68,9 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
 
     The figure is drawn into a temporary file in the same directory, which then replaces ``path``
     (``os.replace``, an atomic rename); the temporary file is removed on any failure, and ``path`` is then left
-    as it was. A suffix other than .png, .svg, .pdf raises ``InputError`` before anything is written; so does
-    a directory that does not exist or cannot be written.
+    as it was. A suffix other than .png, .svg, .pdf raises ``InputError`` before anything is written; a
+    directory that does not exist or cannot be written, or any other ``OSError`` while writing, raises
+    ``InputError`` too (``"cannot be written (...)"``).
 
     Parameters
     ----------
@@ -106,11 +107,13 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
         else:
             fig.savefig(tmp, format=suffix[1:], dpi=resolution, metadata=_metadata(suffix))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):   # a directory in the way, a full disk: bad output, named as such
+            raise invalid(field, f"cannot be written ({exc.strerror or exc})", str(path)) from None
         raise
     return target
 
