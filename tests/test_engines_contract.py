@@ -456,3 +456,32 @@ def test_arm_count_mismatch_is_an_error(engine):
     model, _ = SMALL["ctdmas"]()
     with pytest.raises(ValueError, match="allocation"):
         ENGINES[engine].simulate(model, Trial(n=30, allocation=(1, 1, 1), dropout_hazard=(0, 0, 0)))
+
+
+# ------------------------------------------------------------------------- contract: maximum duration
+
+LIMITED = Trial(n=40, accrual=Accrual(kind="poisson", rate=2.0), follow_up=12.0, dropout_hazard=(0.02, 0.02),
+                analysis="events", target_events=8)
+
+
+@engine_names
+@pytest.mark.parametrize("analysis, limit", [("events", 22.0), ("complete", 31.5)])
+def test_maximum_duration_cuts_the_trial_as_a_calendar_analysis_would(engine, analysis, limit):
+    # The trial ends at min(its own trigger, max_duration): the data are those of the same trial (same seed) as
+    # they stood then, patients entering later are never enrolled, and a trial over before the limit is untouched.
+    from trialsim.design.looks import data_at
+
+    model = ctdmas_model()
+    free = LIMITED if analysis == "events" else dataclasses.replace(LIMITED, analysis="complete", target_events=None)
+    a = ENGINES[engine].simulate(model, free, n_replicates=400, seed=8)
+    b = ENGINES[engine].simulate(model, dataclasses.replace(free, max_duration=limit), n_replicates=400, seed=8)
+    np.testing.assert_array_equal(b.analysis_time, np.minimum(a.analysis_time, limit))
+    cut = a.analysis_time > limit
+    assert 0.1 < cut.mean() < 0.9, "the check needs trials on both sides of the limit"
+    time, event = data_at(a.entry, a.time, a.event, b.analysis_time)
+    np.testing.assert_array_equal(b.time, time)
+    np.testing.assert_array_equal(b.event, event)
+    np.testing.assert_array_equal(b.time[~cut], a.time[~cut])
+    late = b.entry > limit
+    assert late.any() or analysis == "complete", "the check needs patients who would have entered after the limit"
+    assert np.all(b.time[late] == 0) and np.all(b.censor_reason[late] == DATA_CUT)

@@ -5,7 +5,8 @@ The reference engine. Each simulated trial is a set of simpy processes in one :c
 - an *accrual* process that enrols patients at their calendar entry times;
 - the patients (below), who end at death, at the end of follow-up, when lost to follow-up or at the data cut;
 - for a calendar analysis, a *data cut* process that fires at the analysis date. For an events-driven
-  analysis the patient whose death is the ``target_events``-th one sets the cut.
+  analysis the patient whose death is the ``target_events``-th one sets the cut. A trial with a
+  ``max_duration`` has a data cut process at that date too, for trials whose own trigger has not come by then.
 
 Several trials share one environment (they never interact; it saves the per-environment overhead and keeps
 the event heap short). State lives in per-environment objects, never at module level.
@@ -129,10 +130,11 @@ class _TrialState:
     """One trial inside an environment: its indices, death count and data cut (calendar time or None).
 
     ``cut_clock`` is the environment's clock when the cut came (survival-only mode: survivors whose end of
-    follow-up falls later on that clock are censored at the cut after the run).
+    follow-up falls later on that clock are censored at the cut after the run); ``limited`` says the cut came
+    from the trial's maximum duration.
     """
 
-    __slots__ = ("index", "local", "replicate", "n_deaths", "cut", "cut_clock")
+    __slots__ = ("index", "local", "replicate", "n_deaths", "cut", "cut_clock", "limited")
 
     def __init__(self, index: int, local: int, replicate: int) -> None:
         self.index = index  # within the environment
@@ -141,6 +143,7 @@ class _TrialState:
         self.n_deaths = 0
         self.cut: float | None = None
         self.cut_clock = _INF
+        self.limited = False  # the cut is the trial's maximum duration, not its own trigger
 
 
 class _Run:
@@ -349,14 +352,21 @@ def _accrual(env: simpy.Environment, run: _Run, tr: _TrialState) -> ProcessGener
         env.process(body(env, run, tr, g, i, t))
 
 
-def _calendar_cut(env: simpy.Environment, trials: list[_TrialState], when: float) -> ProcessGenerator:
+def _calendar_cut(env: simpy.Environment, trials: list[_TrialState], when: float, *,
+                  limit: bool = False) -> ProcessGenerator:
+    """The data cut at calendar ``when``; with ``limit`` (the trial's maximum duration) only for trials whose
+    own trigger has not come yet, marking them so that :func:`_finish` takes the earlier of the limit and the
+    end of follow-up as their analysis time."""
     yield env.timeout(when)
     # A second, zero-length wait puts the cut after every event already scheduled for this instant, so a
     # visit or an end of follow-up falling exactly on the cut date is observed.
     yield env.timeout(0.0)
     for tr in trials:
+        if limit and tr.cut is not None:
+            continue
         tr.cut = when
         tr.cut_clock = when
+        tr.limited = limit
 
 
 def _delay_to(now: float, at: float) -> float | None:
@@ -610,7 +620,8 @@ def _run_environment(model: DiseaseModel, trial: Trial, tables: _ArmTables, draw
         cells = [None if chain is None else chain[s][stayer]
                  for chain in run.chain for s in range(_N_STRATA) for stayer in (0, 1)]
         run.path = [cells[c] for c in flat("path")]
-        run.clock_end = [-_INF] * size if trial.analysis != "complete" else None
+        cut_possible = trial.analysis != "complete" or trial.max_duration is not None
+        run.clock_end = [-_INF] * size if cut_possible else None
         on_death = _death_callback(env, run)
         for tr in trials:
             env.process(_accrual_survival(env, run, tr, on_death))
@@ -624,6 +635,8 @@ def _run_environment(model: DiseaseModel, trial: Trial, tables: _ArmTables, draw
     if trial.analysis == "calendar":
         assert trial.analysis_time is not None  # Trial requires it for a calendar analysis
         env.process(_calendar_cut(env, trials, float(trial.analysis_time)))
+    elif trial.max_duration is not None:  # a calendar analysis never comes after the maximum duration
+        env.process(_calendar_cut(env, trials, float(trial.max_duration), limit=True))
     env.run()
 
     shape = (hi - lo, n)
@@ -631,6 +644,7 @@ def _run_environment(model: DiseaseModel, trial: Trial, tables: _ArmTables, draw
     out["event"][lo:hi] = np.asarray(run.event).reshape(shape)
     out["censor_reason"][lo:hi] = np.asarray(run.reason, dtype=np.int8).reshape(shape)
     out["cut"][lo:hi] = [np.inf if tr.cut is None else tr.cut for tr in trials]
+    out["limited"][lo:hi] = [tr.limited for tr in trials]
     if survival_only and run.clock_end is not None:
         _censor_survivors(out, draws["entry"], np.asarray(run.clock_end).reshape(shape),
                           np.array([tr.cut_clock for tr in trials]), lo, hi)
@@ -674,7 +688,11 @@ def _finish(model: DiseaseModel, trial: Trial, draws: dict[str, Any], out: dict[
     """Vectorised bookkeeping after the run: analysis time, float-safe cut times, deaths shown at visits."""
     entry, time, event, cut = draws["entry"], out["time"], out["event"], out["cut"]
     was_cut = np.isfinite(cut)
-    analysis_time = np.where(was_cut, cut, (entry + time).max(axis=1))
+    completed = (entry + time).max(axis=1)
+    analysis_time = np.where(was_cut, cut, completed)
+    # the maximum duration ends a trial that was still running then; one that had finished ended earlier
+    limited = out["limited"]
+    analysis_time[limited] = np.minimum(cut[limited], completed[limited])
     # Keep entry + time <= cut exactly (the subtraction cut - entry can round up by one ulp).
     enrolled = entry <= cut[:, None]
     while True:
@@ -747,7 +765,8 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     draws = _draw_chunk(model, trial, n_replicates, streams)
     n_visits = len(model.visit_times)
     out = {"time": np.zeros((n_replicates, n)), "event": np.zeros((n_replicates, n), dtype=bool),
-           "censor_reason": np.zeros((n_replicates, n), dtype=np.int8), "cut": np.zeros(n_replicates)}
+           "censor_reason": np.zeros((n_replicates, n), dtype=np.int8), "cut": np.zeros(n_replicates),
+           "limited": np.zeros(n_replicates, dtype=bool)}
     if detail:
         out["response"] = np.empty((n_replicates, n, n_visits), dtype=np.int8)
         out["dose"] = np.empty((n_replicates, n, n_visits))

@@ -18,7 +18,8 @@ What it draws, per replicate (one random stream per component, :mod:`trialsim.se
 
 Then the analysis: follow-up runs from entry to ``min(death, follow_up, lost, data cut)``; the data cut is at
 the end of follow-up (``complete``), at a calendar date (``calendar``) or at the calendar time of the
-``target_events``-th death (``events``; at the end of follow-up if fewer deaths ever occur).
+``target_events``-th death (``events``; at the end of follow-up if fewer deaths ever occur), and never after
+the trial's ``max_duration`` (patients who would enter later are never enrolled: time 0, reason data cut).
 
 Conventions where two times coincide (only possible for designed times, e.g. a calendar cut equal to the
 follow-up of patients enrolled at time 0): completed follow-up wins over the data cut as the censoring reason;
@@ -314,12 +315,15 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
         end = np.minimum(end, lost)
     finish = end if trial.accrual.kind == "instant" else entry + end  # calendar end of follow-up
     complete = finish.max(axis=1)
-    if trial.analysis == "complete":
+    limit = trial.max_duration
+    if trial.analysis == "complete" and (limit is None or not (complete > limit).any()):
         reason = (~died).view(np.int8)  # DIED = 0, END_OF_FOLLOW_UP = 1
         if lost is not None:
             reason[~died & (lost < horizon)] = LOST
         return end, died, reason, complete
-    if trial.analysis == "calendar":
+    if trial.analysis == "complete":
+        cut = complete
+    elif trial.analysis == "calendar":
         assert trial.analysis_time is not None  # Trial requires it for a calendar analysis
         cut = np.full(entry.shape[0], float(trial.analysis_time))
     else:
@@ -328,6 +332,8 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
         calendar_death = np.where(died, entry + death, np.inf)
         kth = np.partition(calendar_death, k - 1, axis=1)[:, k - 1]
         cut = np.where(np.isfinite(kth), kth, complete)
+    if limit is not None:  # the trial ends by its maximum duration whatever its trigger
+        cut = np.minimum(cut, float(limit))
     # compare calendar times computed the same way, so the target-th death is counted exactly
     event = died & (entry + death <= cut[:, None])
     beyond = finish > cut[:, None]  # strictly: a cut that coincides with the end of follow-up is not a cut

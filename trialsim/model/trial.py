@@ -1,4 +1,4 @@
-"""The trial: size, allocation and randomisation, accrual, follow-up, dropout, analysis trigger.
+"""The trial: size, allocation and randomisation, accrual, follow-up, dropout, analysis trigger, maximum duration.
 
 Time is calendar time, in weeks from the opening of the trial, except ``follow_up``, which runs from each
 patient's entry.
@@ -78,8 +78,19 @@ class Trial:
         Loss-to-follow-up hazard per week, one per arm.
     analysis
         ``complete``: analyse once every patient has completed follow-up (or died, or been lost);
-        ``calendar``: at calendar time ``analysis_time``; ``events``: at the ``target_events``-th death.
-        Patients still on study at the analysis are censored then.
+        ``calendar``: at calendar time ``analysis_time``; ``events``: at the ``target_events``-th death (or,
+        if fewer deaths ever occur, once every patient has completed follow-up). Patients still on study at
+        the analysis are censored then.
+    max_duration
+        Calendar week by which the trial ends whatever its trigger (``None``: no limit): the analysis is at
+        ``min(trigger, max_duration)``, patients still on study then are censored, and patients who would
+        have entered later are never enrolled. A calendar ``analysis_time`` must not exceed it.
+
+    Notes
+    -----
+    ``follow_up`` is each patient's follow-up; it need not equal the survival horizon of the model or of the
+    design (where survival is read as a binary endpoint). With a long follow-up an ``events`` trial runs until
+    its ``target_events``-th death, as rpact's ``getSimulationSurvival`` simulates an event-driven trial.
     """
 
     n: int
@@ -92,6 +103,7 @@ class Trial:
     analysis: Literal["complete", "calendar", "events"] = "complete"
     analysis_time: float | None = None
     target_events: int | None = None
+    max_duration: float | None = None
 
     def __post_init__(self) -> None:
         allocation = self.allocation
@@ -125,6 +137,11 @@ class Trial:
             check_count("Trial.target_events", self.target_events, maximum=n)
         elif self.target_events is not None:
             raise invalid("Trial.target_events", "applies to analysis = 'events' only", self.target_events)
+        if self.max_duration is not None:
+            check_positive("Trial.max_duration", self.max_duration)
+            if self.analysis == "calendar" and self.analysis_time > self.max_duration:
+                raise invalid("Trial.analysis_time", f"must not exceed the maximum duration ({self.max_duration:g} "
+                              "weeks)", self.analysis_time)
 
     @property
     def n_arms(self) -> int:
