@@ -73,6 +73,20 @@ class Spending:
         return self.family in _SPENDING
 
 
+def _value(sp: Spending) -> float:
+    """The parameter of a one-number family (wt, hsd, kd, haybittle-peto), as :func:`parse_spending` sets it."""
+    if isinstance(sp.parameter, bool) or not isinstance(sp.parameter, (int, float)):
+        raise invalid("spending", f"needs one number as the parameter of family {sp.family!r}", sp.parameter)
+    return float(sp.parameter)
+
+
+def _z_values(sp: Spending) -> tuple[float, ...]:
+    """The fixed futility z values of family ``z``, as :func:`parse_spending` sets them."""
+    if not isinstance(sp.parameter, tuple):
+        raise invalid("futility", "needs a tuple of z values as the parameter of family 'z'", sp.parameter)
+    return sp.parameter
+
+
 def _number(field: str, spec: str, text: str) -> float:
     try:
         value = float(text)
@@ -162,10 +176,10 @@ def cumulative_spending(spec: str | Spending, total: float, fractions) -> np.nda
     elif sp.family == "ld-pocock":
         out = total * np.log1p((math.e - 1.0) * t)
     elif sp.family == "hsd":
-        g = float(sp.parameter)
+        g = _value(sp)
         out = total * t if g == 0 else total * np.expm1(-g * t) / math.expm1(-g)
     elif sp.family == "kd":
-        out = total * t ** float(sp.parameter)
+        out = total * t ** _value(sp)
     else:
         raise invalid("spending", "must be a spending-function family (ld-of, ld-pocock, hsd, kd)", sp.text)
     return np.where(t >= 1.0, total, np.where(t <= 0.0, 0.0, out))
@@ -399,10 +413,11 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
     crossed = short = 0
     for j in range(k):
         if eff.family in ("of", "pocock", "wt"):
-            delta = {"of": 0.0, "pocock": 0.5}.get(eff.family, eff.parameter)
+            assert c is not None  # the caller solves the Wang-Tsiatis constant for these families
+            delta = 0.0 if eff.family == "of" else 0.5 if eff.family == "pocock" else _value(eff)
             b[j] = c * t[j] ** (delta - 0.5)
         elif eff.family == "haybittle-peto" and j < k - 1:
-            b[j] = eff.parameter
+            b[j] = _value(eff)
         else:
             target = (cum_a[j] if cum_a is not None else plan.alpha) - spent0
             if target <= 0 and eff.family == "haybittle-peto":
@@ -415,8 +430,9 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
         spent0 += st0.upper(b[j]) + (st0.lower(-b[j]) if plan.sided == 2 else 0.0)
         if st1 is not None and plan.fut is not None and j < k - 1:
             if plan.fut.family == "z":
-                a[j] = plan.fut.parameter[j]
+                a[j] = _z_values(plan.fut)[j]
             else:
+                assert cum_b is not None  # every futility family but z is a spending function
                 target = cum_b[j] - spent1
                 if target <= 1e-300:
                     a[j] = -math.inf
@@ -435,6 +451,7 @@ def _run(plan: _Plan, theta: float | None, c: float | None) -> _Run:
             lo0 = a[j] if plan.binding and plan.fut is not None else lo
             st0 = st0.next(lo0, b[j], t[j], t[j + 1], 0.0, plan.r)
             if st1 is not None:
+                assert theta is not None  # st1 is the stage at drift theta
                 st1 = st1.next(max(lo, a[j]), b[j], t[j], t[j + 1], theta, plan.r)
     return _Run(a, b, power, spent0, crossed, short)
 
@@ -558,7 +575,7 @@ def group_sequential_design(information_fractions: Sequence[float], *, alpha: fl
     fut = None if futility is None else parse_spending(futility, role="futility")
     if fut is not None and sided == 2:
         raise invalid("futility", "is not supported with two-sided designs (sided = 2)", futility)
-    if fut is not None and fut.family == "z" and len(fut.parameter) != t.size - 1:
+    if fut is not None and fut.family == "z" and len(_z_values(fut)) != t.size - 1:
         raise invalid("futility", f"must give one z per interim look ({t.size - 1})", futility)
     fut = None if t.size == 1 else fut
     plan = _Plan(t, eff, fut, alpha, 1.0 - power, sided, bool(binding), int(r))

@@ -197,16 +197,19 @@ def survival_design(design: GroupSequentialDesign, *, hazard_ratio: float, contr
     scale = (1 + r) ** 2 / r / math.log(hr) ** 2
     d_max = scale * design.drift ** 2
     d_fixed = d_max / design.inflation_factor
-    kw = dict(hazards=hazards, dropouts=(eta_c, eta_t), allocation_ratio=r)
 
-    def events(t, rate, a_time):
-        return float(expected_events_by_time(t, accrual_rate=rate, accrual_time=a_time, **kw))
+    def events(t: float, rate: float, a_time: float) -> float:
+        return float(expected_events_by_time(t, accrual_rate=rate, accrual_time=a_time, hazards=hazards,
+                                             dropouts=(eta_c, eta_t), allocation_ratio=r))
 
+    # exactly two of the three are given (checked above)
     if accrual_rate is None:
+        assert accrual_time is not None and follow_up is not None
         a_time, f_up = float(accrual_time), float(follow_up)
         rate = d_max / events(a_time + f_up, 1.0, a_time)
         total = a_time + f_up
     elif accrual_time is None:
+        assert follow_up is not None
         rate, f_up = float(accrual_rate), float(follow_up)
         a_time = _increasing_root(lambda a: events(a + f_up, rate, a) - d_max, "accrual_rate", rate)
         total = a_time + f_up
