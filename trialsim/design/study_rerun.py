@@ -67,21 +67,25 @@ def cohort_statistics(batch: TrialBatch, name: str, *, arm: int, week: float | N
         label = name.removeprefix("disease_")
         return share(batch.stratum == labels.index(label)) if label in labels else None
     match = _WEEK_TARGET.match(name)
-    if match is None or not batch.has_detail:
+    response, infection_time, dose_start, dose_at = (batch.response, batch.infection_time, batch.dose_start,
+                                                     batch.dose)
+    if match is None or response is None:  # (response is None: no detail)
         return None
+    # the engines set the detail fields all together
+    assert infection_time is not None and dose_start is not None and dose_at is not None
     kind, at = match.group(1), float(match.group(2)) if week is None else float(week)
     if kind == "cmv":
-        return share(batch.infection_time <= at)
+        return share(infection_time <= at)
     if kind == "dose_median" and at == 0:
-        dose = np.where(in_arm, batch.dose_start, np.nan)
+        dose = np.where(in_arm, dose_start, np.nan)
         return np.nanmedian(dose, axis=1)
     if at not in batch.visit_times:
         return None
     j = batch.visit_times.index(at)
-    state = batch.response[:, :, j]
+    state = response[:, :, j]
     if kind == "dose_median":
         alive = in_arm & (state >= NR) & (state <= CR)
-        dose = np.where(alive, batch.dose[:, :, j], np.nan)
+        dose = np.where(alive, dose_at[:, :, j], np.nan)
         out = np.full(dose.shape[0], np.nan)
         some = alive.any(axis=1)
         out[some] = np.nanmedian(dose[some], axis=1)
@@ -92,6 +96,8 @@ def cohort_statistics(batch: TrialBatch, name: str, *, arm: int, week: float | N
 def _pooled_median_dose(batch: TrialBatch, *, arm: int, week: float) -> float | None:
     """Median dose over every simulated patient of the arm (alive at ``week``; at week 0 everyone)."""
     in_arm = batch.arm == arm
+    if batch.response is None or batch.dose_start is None or batch.dose is None:
+        return None  # no detail, no doses
     if week == 0:
         return float(np.median(batch.dose_start[in_arm]))
     if week not in batch.visit_times:
@@ -165,7 +171,7 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: Seed =
             row.update(simulated=mean, simulated_se=se, simulated_ci_low=mean - 1.96 * se,
                        simulated_ci_high=mean + 1.96 * se,
                        z=(mean - float(target.model)) / se if se > 0 else None)
-            if target.name.startswith("dose_median_") and spec is not None:
+            if target.name.startswith("dose_median_") and spec is not None and spec.week is not None:
                 row["simulated_pooled_median"] = _pooled_median_dose(batch, arm=arm, week=float(spec.week))
         rows.append(row)
 
