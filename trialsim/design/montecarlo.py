@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -34,8 +35,10 @@ from ..engines.seeding import CHUNK_SIZE, Seed, chunk_bounds, chunk_streams, roo
 __all__ = ["MonteCarloResult", "OutcomeSummary", "run", "run_chunk", "execute", "choose_engine", "BACKENDS", "ENGINES",
            "SECONDARY_KEY"]
 
-BACKENDS = ("loky", "threading", "multiprocessing", "sequential", "dask")
-ENGINES = ("auto", "vectorized", "des")
+Backend = Literal["loky", "threading", "multiprocessing", "sequential", "dask"]
+Engine = Literal["auto", "vectorized", "des"]
+BACKENDS: tuple[Backend, ...] = ("loky", "threading", "multiprocessing", "sequential", "dask")
+ENGINES: tuple[Engine, ...] = ("auto", "vectorized", "des")
 #: Spawn key of the seed trees of secondary cohorts (far above any chunk index of the main tree).
 SECONDARY_KEY = 2 ** 31
 #: Below this estimated remaining time (seconds) a process pool costs more than it saves: run in-process.
@@ -120,16 +123,18 @@ class MonteCarloResult:
     elapsed_seconds: float
 
 
-def _engine_module(name: str):
+def _engine_module(name: str) -> ModuleType:
     if name == "vectorized":
-        from ..engines import vectorized as module
-    else:
-        from ..engines import des as module
-    return module
+        from ..engines import vectorized
+
+        return vectorized
+    from ..engines import des
+
+    return des
 
 
 def choose_engine(model: DiseaseModel, trial: Trial, *, detail: bool = False,
-                  engine: Literal["auto", "vectorized", "des"] = "auto") -> str:
+                  engine: Engine = "auto") -> str:
     """The engine that runs (``auto``: the vectorised engine when it supports the model and trial)."""
     check_choice("engine", engine, ENGINES)
     if engine != "auto":
@@ -180,8 +185,7 @@ def _check_run_args(n_replicates, n_jobs, backend) -> int:
 
 def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int = 10_000,
         seed: Seed = None, n_jobs: int | None = None,
-        backend: Literal["loky", "threading", "multiprocessing", "sequential", "dask"] = "loky",
-        scheduler: str | None = None, engine: Literal["auto", "vectorized", "des"] = "auto",
+        backend: Backend = "loky", scheduler: str | None = None, engine: Engine = "auto",
         progress: Callable[[int, int], None] | None = None, keep_outcomes: bool = True) -> MonteCarloResult:
     """Simulate ``n_replicates`` trials and apply ``design`` to each.
 

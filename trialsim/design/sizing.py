@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from ..model import DiseaseModel, Trial
 from ..model.validation import check_count, check_level
 from .analytic import AnalyticPower
 from .rules import Design, DesignOutcome, SingleArmDesign, TwoArmDesign
+
+if TYPE_CHECKING:  # montecarlo (and its joblib) is imported when a run starts
+    from .montecarlo import Backend, Engine
 
 __all__ = ["PowerResult", "SampleSizeResult", "power", "sample_size", "wilson_interval"]
 
@@ -148,7 +152,7 @@ def _default_model(trial: Trial | None) -> DiseaseModel:
 
 def power(model: DiseaseModel | None = None, trial: Trial | None = None, design: Design | None = None, *,
           n: int | None = None, n_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None,
-          backend: str = "loky", scheduler: str | None = None, engine: str = "auto",
+          backend: Backend = "loky", scheduler: str | None = None, engine: Engine = "auto",
           progress: Callable[[int, int], None] | None = None) -> PowerResult:
     """Simulated power of ``design`` for ``trial`` under ``model``.
 
@@ -225,8 +229,10 @@ def _summarise(mc, model: DiseaseModel, trial: Trial, design: Design, analytic: 
 
 def _sized(template: Trial, n: int) -> Trial:
     changes: dict = {"n": int(n)}
-    if template.analysis == "events" and template.target_events > n:
-        raise invalid("n", f"must be at least the target number of events ({template.target_events})", n)
+    if template.analysis == "events":
+        assert template.target_events is not None  # Trial requires it for an events-driven analysis
+        if template.target_events > n:
+            raise invalid("n", f"must be at least the target number of events ({template.target_events})", n)
     return replace(template, **changes)
 
 
@@ -263,8 +269,8 @@ def _exact_sawtooth(model, template, design, target, n_max) -> tuple[int | None,
 
 def sample_size(model: DiseaseModel | None = None, design: Design | None = None, *, target_power: float = 0.8,
                 trial: Trial | None = None, n_replicates: int = 10_000, seed: Seed = None,
-                n_min: int | None = None, n_max: int = 2000, n_jobs: int | None = None, backend: str = "loky",
-                scheduler: str | None = None, engine: str = "auto",
+                n_min: int | None = None, n_max: int = 2000, n_jobs: int | None = None, backend: Backend = "loky",
+                scheduler: str | None = None, engine: Engine = "auto",
                 progress: Callable[[int, int], None] | None = None) -> SampleSizeResult:
     """Smallest n (a multiple of the allocation block) whose simulated power reaches ``target_power``.
 
@@ -315,6 +321,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     block = sum(template.allocation)
     floor = block
     if template.analysis == "events":
+        assert template.target_events is not None  # as in _sized
         floor = block * math.ceil(template.target_events / block)
     n_lo = floor if n_min is None else max(floor, block * math.ceil(n_min / block))
     n_max = check_count("n_max", n_max, minimum=n_lo)
