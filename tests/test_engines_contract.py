@@ -458,7 +458,7 @@ def test_arm_count_mismatch_is_an_error(engine):
         ENGINES[engine].simulate(model, Trial(n=30, allocation=(1, 1, 1), dropout_hazard=(0, 0, 0)))
 
 
-# ------------------------------------------------------------------------- contract: maximum duration
+# ------------------------------------------------------------------- contract: maximum duration and looks
 
 LIMITED = Trial(n=40, accrual=Accrual(kind="poisson", rate=2.0), follow_up=12.0, dropout_hazard=(0.02, 0.02),
                 analysis="events", target_events=8)
@@ -485,3 +485,57 @@ def test_maximum_duration_cuts_the_trial_as_a_calendar_analysis_would(engine, an
     late = b.entry > limit
     assert late.any() or analysis == "complete", "the check needs patients who would have entered after the limit"
     assert np.all(b.time[late] == 0) and np.all(b.censor_reason[late] == DATA_CUT)
+
+
+@engine_names
+def test_a_look_sees_what_a_trial_cut_then_would_see(engine):
+    # Looks are read off the final data (trialsim.design.looks): at the d-th death, or at a calendar week, the
+    # data equal, bit for bit, those of the same trial (same seed) simulated with its analysis then.
+    from trialsim.design.looks import data_at, death_look_times, used_deaths
+
+    model, sim = ctdmas_model(), ENGINES[engine]
+    final = sim.simulate(model, LIMITED, n_replicates=300, seed=9)
+    ended_by = final.entry + final.time
+    for d in (3, 6):
+        early = sim.simulate(model, dataclasses.replace(LIMITED, target_events=d), n_replicates=300, seed=9)
+        tau = death_look_times(used_deaths(final, None), ended_by, [d])[:, 0]
+        reached = np.isfinite(tau)  # else the trial had fewer deaths: no look (the early trial waits to the end)
+        assert reached.mean() > 0.8
+        np.testing.assert_array_equal(tau[reached], early.analysis_time[reached])
+        time, event = data_at(final.entry[reached], final.time[reached], final.event[reached], tau[reached])
+        np.testing.assert_array_equal(time, early.time[reached])
+        np.testing.assert_array_equal(event, early.event[reached])
+    for week in (6.5, 15.0):
+        early = sim.simulate(model, dataclasses.replace(LIMITED, analysis="calendar", analysis_time=week,
+                                                       target_events=None), n_replicates=300, seed=9)
+        before = week < final.analysis_time  # else the trial was over by then: no look
+        assert before.mean() > 0.5
+        time, event = data_at(final.entry[before], final.time[before], final.event[before], np.full(before.sum(), week))
+        np.testing.assert_array_equal(time, early.time[before])
+        np.testing.assert_array_equal(event, early.event[before])
+
+
+def _look_stats(engine: str, n_replicates: int, seed: int) -> dict[str, np.ndarray]:
+    """Per-replicate look quantities of a three-look event-driven design (stratified log-rank, accrual)."""
+    from trialsim.design import TwoArmDesign
+    from trialsim.design.sequential import SequentialDesign
+
+    (model, trial), = _scenario("event_driven")
+    trial = dataclasses.replace(trial, follow_up=20.0, target_events=12, max_duration=30.0)
+    design = SequentialDesign(base=TwoArmDesign(sided=1, alpha=0.1), model=model, fractions=(0.34, 0.67, 1.0),
+                              efficacy="pocock")
+    parts: dict[str, list] = {}
+    for batch in _chunks(engine, model, trial, n_replicates, seed, detail=False):
+        out = design.analyse([batch], trial)
+        for k in range(3):
+            parts.setdefault(f"efficacy at look {k + 1}", []).append((out.success & (out.stop_look == k)) * 1.0)
+        parts.setdefault("z at look 1 >= 0", []).append((out.look_z[:, 0] >= 0) * 1.0)
+        parts.setdefault("enrolled <= 30", []).append((out.n_enrolled <= 30) * 1.0)
+        parts.setdefault("short of 12 deaths", []).append(out.short_of_events * 1.0)
+    return {key: np.concatenate(v) for key, v in parts.items()}
+
+
+@pytest.mark.slow
+def test_engines_agree_on_interim_looks():
+    d, v = _look_stats("des", R_DES, 31), _look_stats("vectorized", R_VEC, 32)
+    _assert_agree([compare(k, d[k], v[k]) for k in d])
