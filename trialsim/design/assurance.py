@@ -507,7 +507,7 @@ def assurance(model: DiseaseModel | None = None, trial: Trial | None = None, des
     >>> r = assurance(n=40, n_draws=40, trials_per_draw=100, point_replicates=2000, seed=1, n_jobs=1)
     >>> print(f"assurance {r.assurance:.2f} (s.e. {r.standard_error:.2f}); at the point estimate "
     ...       f"{r.power_at_point_estimate:.2f}; P(no benefit) {r.probability_no_benefit:.4f}")
-    assurance 0.6... (s.e. 0.0...); at the point estimate 0.7...; P(no benefit) 0.0037
+    assurance 0.71 (s.e. 0.04); at the point estimate 0.76; P(no benefit) 0.0037
     """
     design = TwoArmDesign() if design is None else design
     t = _sized(trial, design, n)
