@@ -139,7 +139,8 @@ class Trial:
             raise invalid("Trial.target_events", "applies to analysis = 'events' only", self.target_events)
         if self.max_duration is not None:
             check_positive("Trial.max_duration", self.max_duration)
-            if self.analysis == "calendar" and self.analysis_time > self.max_duration:
+            # analysis_time is set exactly when the analysis is calendar (checked above)
+            if self.analysis_time is not None and self.analysis_time > self.max_duration:
                 raise invalid("Trial.analysis_time", f"must not exceed the maximum duration ({self.max_duration:g} "
                               "weeks)", self.analysis_time)
 
