@@ -219,3 +219,22 @@ def test_ctd_mas_numbers_in_docs_bayesian():
     assert (round(res.oc0["reject"], 4), round(res.oc1["reject"], 3)) == (0.0473, 0.802)
     assert (round(res.oc0["pet"], 3), round(res.oc1["pet"], 3)) == (0.941, 0.185)
     assert (round(res.oc0["en"], 1), round(res.oc1["en"], 1)) == (12.5, 22.2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arm", [0, 1])
+def test_simulated_under_the_ctd_mas_model_agrees_with_the_exact_recursion(arm):
+    # the design of docs/bayesian.md section 6 (N = 24, theta_T 0.90, theta_L 0.154), each patient alive at week 8 or
+    # not (everyone followed): a Bernoulli of the arm's survival, so the recursion at that rate is exact (4 s.e.)
+    import math
+
+    from trialsim.design.monitoring import boundaries, monitoring_oc
+
+    design = PredictiveDesign(24, 0.62, 0.90, 0.154)
+    looks, fut, eff, k_star, n_max = boundaries(design)
+    assert (looks[0], fut[:2], k_star, n_max) == (10, (6, 7), 19, 24)
+    oc = monitoring_oc(design, arm=arm, n_replicates=8000, seed=5, n_jobs=1)
+    exact = design.operating_characteristics(oc.p)
+    assert abs(oc.reject - exact["reject"]) <= 4 * math.sqrt(exact["reject"] * (1 - exact["reject"]) / 8000)
+    assert abs(oc.pet - exact["pet"]) <= 4 * math.sqrt(exact["pet"] * (1 - exact["pet"]) / 8000)
+    assert abs(oc.en - exact["en"]) <= 4 * oc.en_standard_error + 1e-12

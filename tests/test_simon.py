@@ -175,3 +175,32 @@ def test_ctd_mas_designs_in_docs_bayesian():
     assert (opt.r1, opt.n1, opt.r, opt.n, round(opt.en0, 2), round(opt.pet0, 3)) == (6, 9, 20, 27, 13.88, 0.729)
     assert (mm.r1, mm.n1, mm.r, mm.n, round(mm.en0, 2), round(mm.pet0, 3)) == (14, 19, 18, 24, 19.48, 0.904)
     assert single_stage_n(0.62, 0.85) == (25, 19)
+
+
+# ----------------------------------------------------------------- simulated under the CTD-MAS model (monitoring)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["optimal", "minimax"])
+@pytest.mark.parametrize("arm, endpoint", [(0, "survival_binary"), (1, "survival_binary"), (0, "response")])
+def test_simulated_operating_characteristics_agree_with_the_exact_ones(kind, arm, endpoint):
+    # every status is known at the horizon (no dropout), so each patient is a Bernoulli of the arm's rate and the
+    # simulated trials must reproduce simon_oc at that rate (4 s.e.)
+    from trialsim.design.monitoring import monitoring_oc
+
+    design = simon_design(0.62, 0.85, kind=kind)
+    oc = monitoring_oc(design, arm=arm, endpoint=endpoint, n_replicates=8000, seed=17, n_jobs=1)
+    exact = simon_oc(design.r1, design.n1, design.r, design.n, oc.p)
+    assert (oc.exact_reject, oc.exact_pet, oc.exact_en) == (exact["reject"], exact["pet"], exact["en"])
+    assert abs(oc.reject - exact["reject"]) <= 4 * math.sqrt(exact["reject"] * (1 - exact["reject"]) / 8000)
+    assert abs(oc.pet - exact["pet"]) <= 4 * math.sqrt(exact["pet"] * (1 - exact["pet"]) / 8000)
+    assert abs(oc.en - exact["en"]) <= 4 * oc.en_standard_error + 1e-12
+
+
+def test_monitoring_boundaries_of_a_simon_design():
+    from trialsim.design.monitoring import boundaries
+
+    d = simon_design(0.62, 0.85)
+    assert boundaries(d) == ((9,), (6,), (10,), 21, 27)             # stop at <= 6 of 9; success > 20 of 27
+    with pytest.raises(InputError):
+        boundaries((6, 9, 20, 27))
