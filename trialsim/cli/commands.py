@@ -17,6 +17,9 @@ from ..exceptions import InputError
 from .options import (OPTION_OF_FIELD, ArgumentParser, Progress, argparse_text, error_line, nonneg_int,
                       positive_float, positive_int)
 from .power import add_power_parsers
+from .assurance import add_assurance_parsers
+from .sequential import add_sequential_parsers
+from .report import add_report_parser
 from .simulate import add_simulate_parser
 
 __all__ = ["main", "build_parser"]
@@ -83,8 +86,11 @@ def build_parser() -> ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     subparsers.required = True
     add_power_parsers(subparsers)
+    add_assurance_parsers(subparsers)
     add_simulate_parser(subparsers)
+    add_sequential_parsers(subparsers)
     _add_calibrate(subparsers)
+    add_report_parser(subparsers)
     return parser
 
 

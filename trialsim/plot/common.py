@@ -118,6 +118,19 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
     return target
 
 
+def figure_bytes(fig, fmt: str = "png", *, dpi: float | None = None) -> bytes:
+    """``fig`` drawn as PNG or SVG bytes, with no date or software version in them: the same figure gives the
+    same bytes (what a report embeds)."""
+    import io
+
+    if fmt not in ("png", "svg"):
+        raise invalid("format", "must be 'png' or 'svg'", fmt)
+    buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    fig.savefig(buffer, format=fmt, dpi=dpi if dpi is not None else "figure", metadata=metadata)
+    return buffer.getvalue()
+
+
 def _save_palette_png(fig, tmp: str, dpi) -> None:
     """Draw ``fig`` as PNG and write it with a 256-colour palette (Pillow comes with matplotlib)."""
     import io
