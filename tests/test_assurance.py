@@ -266,3 +266,18 @@ def test_bad_arguments_are_input_errors(kwargs, field):
     with pytest.raises(InputError) as err:
         assurance(**{"n": 20, "n_draws": 2, "trials_per_draw": 2, "point_replicates": 10, "seed": 1, **kwargs})
     assert err.value.field == field
+
+
+def test_group_sequential_designs():
+    # design.sequential: one look is the wrapped design bit for bit, so assurance is too; two calibrated looks run
+    # (calibrated once, on the run's own tree) and repeat with the seed
+    from trialsim.design.sequential import SequentialDesign
+
+    kwargs = dict(n_draws=12, trials_per_draw=60, point_replicates=300, seed=31, n_jobs=1)
+    base = TwoArmDesign(sided=1, alpha=0.025)
+    plain = assurance(MODEL, default_trial(40), base, **kwargs)
+    one = assurance(MODEL, default_trial(40), SequentialDesign(base=base, model=MODEL), **kwargs)
+    assert np.array_equal(plain.draw_powers, one.draw_powers)
+    looks = SequentialDesign(base=base, model=MODEL, fractions=(0.5, 1.0), calibrate=True, calibration_replicates=500)
+    first, again = (assurance(MODEL, default_trial(40), looks, **kwargs) for _ in range(2))
+    assert np.array_equal(first.draw_powers, again.draw_powers) and "2 looks" in first.design

@@ -381,8 +381,20 @@ def _workers(n_jobs, backend: str) -> int:
     return check_count("n_jobs", n_jobs)
 
 
-def _simulate(setup: _Setup, trial: Trial, trials: int, *, n_jobs, backend, scheduler, progress) -> tuple[np.ndarray,
-                                                                                                          float]:
+def _calibrated(design: Design, trial: Trial, root: np.random.SeedSequence, **options) -> Design:
+    """A design whose boundaries are calibrated on simulated null trials (:mod:`trialsim.design.sequential`),
+    calibrated once for ``trial`` on its own seed tree under the run's root, before any draw; others as they are."""
+    if not getattr(design, "calibrate", False) or not hasattr(design, "calibrated"):
+        return design
+    from .sequential import CALIBRATION_KEY
+
+    entropy, key = seed_record(root)
+    design = replace(design, calibration_seed=(entropy, (*key, CALIBRATION_KEY)), calibrated_for=None)  # type: ignore[type-var]
+    return design.calibrated(trial, **options)  # type: ignore[union-attr]
+
+
+def _simulate(setup: _Setup, design: Design, trial: Trial, trials: int, *, n_jobs, backend, scheduler,
+              progress) -> tuple[np.ndarray, float]:
     workers = _workers(n_jobs, backend)
     n_draws = next(t.death_scale.size for t in setup.arms if t is not None)
     per_task = max(1, _TASK_TRIALS // trials)
@@ -391,7 +403,7 @@ def _simulate(setup: _Setup, trial: Trial, trials: int, *, n_jobs, backend, sche
     for first in range(0, n_draws, per_task):
         block = slice(first, min(first + per_task, n_draws))
         arms = tuple(None if t is None else t.take(block) for t in setup.arms)
-        tasks.append((setup.model, arms, trial, setup.design, entropy, spawn_key, first, trials))
+        tasks.append((setup.model, arms, trial, design, entropy, spawn_key, first, trials))
     parts, _ = execute(_run_block, tasks, n_workers=workers, backend=backend, scheduler=scheduler,
                        progress=progress, total=n_draws * trials)
     successes = np.concatenate([p.successes for p in parts])
@@ -458,9 +470,10 @@ def assurance_curve(model: DiseaseModel | None = None, trial: Trial | None = Non
     out = []
     for t in sized:
         began = time.perf_counter()
-        successes, deaths = _simulate(setup, t, trials_per_draw, n_jobs=n_jobs, backend=backend,
+        run = _calibrated(design, t, setup.root, n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+        successes, deaths = _simulate(setup, run, t, trials_per_draw, n_jobs=n_jobs, backend=backend,
                                       scheduler=scheduler, progress=progress)
-        point = power(setup.point, t, design, n_replicates=point_replicates, seed=setup.root, n_jobs=n_jobs,
+        point = power(setup.point, t, run, n_replicates=point_replicates, seed=setup.root, n_jobs=n_jobs,
                       backend=backend, scheduler=scheduler, engine=engine)
         out.append(_result(setup, t, successes, deaths, trials_per_draw, point,
                            elapsed=time.perf_counter() - began))
