@@ -9,8 +9,10 @@ A scenario file has three tables (see ``scenarios/default.toml``, the commented 
               optional tables [model.ruxolitinib.response] (.taper, .infection), [model.control.*] and
               [model.baseline] that override fields of the calibrated model
     [trial]   n, allocation, stratified, block_size, follow_up, dropout_hazard, accrual_rate, analysis,
-              analysis_time, target_events
-    [design]  kind = "two_arm" | "single_arm" | "historical_control", and the fields of that design class
+              analysis_time, target_events, max_duration
+    [design]  kind = "two_arm" | "single_arm" | "historical_control", and the fields of that design class; the
+              looks (looks, look_times, spending, futility, binding, calibrate_boundaries, design_power:
+              trialsim.design.sequential.SCENARIO_KEYS)
 
 Built-in scenarios are found by name (``default``, ``parametric``, ``single_arm_rate``, ``historical_arm``);
 anything else is read as a path. Every error is one line in the one format (:mod:`trialsim.exceptions`), naming
@@ -29,7 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign, read_at
+from .design.sequential import SCENARIO_KEYS, SequentialDesign, with_looks
 from .exceptions import SHOWN, SHOWN_FROM_FILE, SHOWN_PATH, InputError, invalid
 from .model import Accrual, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
 from .model.validation import check_nonnegative, check_positive
@@ -42,7 +45,7 @@ _MODEL_KEYS = ("kind", "horizon", "control_survival", "treatment_survival", "con
                "hazard_ratio", "ruxolitinib", "control", "baseline")
 _PARAMETRIC_KEYS = ("control_survival", "treatment_survival", "control_median", "treatment_median", "hazard_ratio")
 _TRIAL_KEYS = ("n", "allocation", "stratified", "block_size", "follow_up", "dropout_hazard", "accrual_rate",
-               "analysis", "analysis_time", "target_events")
+               "analysis", "analysis_time", "target_events", "max_duration")
 _DESIGNS: dict[str, type] = {"two_arm": TwoArmDesign, "single_arm": SingleArmDesign,
                              "historical_control": HistoricalControlDesign}
 _ARM_PARTS = {"response": ResponseProcess, "taper": Taper, "infection": Infection}
@@ -56,7 +59,7 @@ class Scenario:
     description: str
     model: DiseaseModel
     trial: Trial
-    design: Design
+    design: Design | SequentialDesign
     source: str
 
     @property
@@ -336,9 +339,12 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
     trial_table = _table(data.get("trial", {}), "trial", where)
     trial = _build_trial(trial_table, horizon, where)
     design_table = _table(data.get("design", {}), "design", where)
-    design = _build_design(design_table, where)
+    looks = {k: v for k, v in design_table.items() if k in SCENARIO_KEYS}  # the looks: design.sequential
+    design = _build_design({k: v for k, v in design_table.items() if k not in SCENARIO_KEYS}, where)
     model, _ = _build_model(model_table, where)
     try:
+        # binary endpoints are read at the horizon when the follow-up is longer (the log-rank uses it all)
+        design = with_looks(read_at(design, trial, horizon), model, looks)
         design.simulated_trials(model, trial)  # cross-checks: arms, horizon within follow-up, response visits
     except InputError as exc:
         section = "trial" if exc.field and exc.field.startswith("Trial.") else "design"

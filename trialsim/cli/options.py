@@ -22,6 +22,8 @@ OPTION_OF_FIELD = {
     "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout", "Trial.analysis": "--analysis",
     "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events", "Accrual.rate": "--accrual-rate",
     "Accrual.kind": "--accrual",
+    "Trial.max_duration": "--max-duration", "information_fractions": "--looks", "look_times": "--look-times",
+    "efficacy": "--spending", "futility": "--futility",
 }
 
 _CHOICE = re.compile(r"invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)$")

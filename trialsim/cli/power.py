@@ -16,6 +16,8 @@ from .options import allocation as _allocation, jobs as _jobs, nonneg_float as _
     positive_int as _positive_int, Progress
 from ..exceptions import SHOWN_PATH, invalid
 from .files import check_output_path
+from .sequential import (add_look_options, apply_look_options, finish_scenario, run_looks_power, sample_size_seed,
+                         uses_looks)
 
 __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
 
@@ -89,6 +91,7 @@ def add_power_parsers(subparsers) -> None:
     p.add_argument("--grid", metavar="PARAM=SPEC", help="power curve over a parameter: n=20:80:10 (start:stop:step, "
                                                         "inclusive) or hazard-ratio=0.2,0.3,0.5")
     p.add_argument("--out", metavar="FILE.csv", help="write the power curve (--grid) as CSV")
+    add_look_options(p, power_command=True)
     _common(p)
     p.set_defaults(run=run_power)
     s = subparsers.add_parser("sample-size", help="smallest n whose simulated power reaches a target",
@@ -98,6 +101,7 @@ def add_power_parsers(subparsers) -> None:
     s.add_argument("--power", type=_open_probability, default=0.8, dest="target_power", metavar="P",
                    help="target power (default 0.8)")
     s.add_argument("--n-max", type=_positive_int, default=2000, help="largest n searched (default 2000)")
+    add_look_options(s, power_command=False)
     _common(s)
     s.set_defaults(run=run_sample_size)
 
@@ -197,6 +201,7 @@ def scenario_from_args(args, *, sizing: bool = False):
         put("trial", "accrual_rate", args.accrual_rate, "--accrual-rate")
     if args.dropout is not None:
         put("trial", "dropout_hazard", args.dropout, "--dropout")
+    apply_look_options(args, put, drop, trial, design, sizing=sizing)
     if sizing:
         allocation = over.get(("trial", "allocation"), (trial.get("allocation", [1, 1]),))[0]
         block = sum(allocation) if isinstance(allocation, list) and all(isinstance(a, int) for a in allocation) \
@@ -209,7 +214,7 @@ def scenario_from_args(args, *, sizing: bool = False):
     if ("trial", "allocation") in over and ("trial", "dropout_hazard") not in over \
             and isinstance(trial.get("dropout_hazard"), list):
         put("trial", "dropout_hazard", trial["dropout_hazard"][0], "--allocation")
-    return build_scenario(data, source=label, overrides=over)
+    return finish_scenario(args, build_scenario(data, source=label, overrides=over))
 
 
 # ------------------------------------------------------------------------------------------------ grids
@@ -285,6 +290,8 @@ def run_power(args: argparse.Namespace) -> int:
         check_output_path("--out", args.out, (".csv",))
     if not args.grid:
         scenario = scenario_from_args(args)
+        if uses_looks(args, scenario):
+            return run_looks_power(args, scenario)
         with Progress("power", quiet=args.quiet, total=args.reps) as bar:
             result = power(scenario.model, scenario.trial, scenario.design, seed=args.seed, progress=bar,
                            **_run_options(args))
@@ -330,9 +337,9 @@ def run_sample_size(args: argparse.Namespace) -> int:
     from ..design.sizing import sample_size
 
     _check_scheduler(args)
-    scenario = scenario_from_args(args, sizing=True)
+    scenario, seed = sample_size_seed(args, scenario_from_args(args, sizing=True))
     with Progress("sample size", quiet=args.quiet) as bar:  # the search decides how many trials it runs
         result = sample_size(scenario.model, scenario.design, target_power=args.target_power, trial=scenario.trial,
-                             seed=args.seed, n_max=args.n_max, progress=bar, **_run_options(args))
+                             seed=seed, n_max=args.n_max, progress=bar, **_run_options(args))
     print(report.sample_size_json(result, scenario) if args.json else report.sample_size_text(result, scenario))
     return 0 if result.converged else 1

@@ -52,6 +52,8 @@ __all__ = [
     "HistoricalControlDesign",
     "Design",
     "survival_status_at",
+    "uses_logrank",
+    "read_at",
 ]
 
 _BINARY_TESTS: tuple[BinaryTest, ...] = ("fisher", "boschloo", "chi2")
@@ -593,3 +595,26 @@ class HistoricalControlDesign:
 
 
 Design = TwoArmDesign | SingleArmDesign | HistoricalControlDesign
+
+
+def uses_logrank(design: Design) -> bool:
+    """Whether ``design`` tests survival with a log-rank test (two-arm, one-sample or against a historical arm)."""
+    if isinstance(design, TwoArmDesign):
+        return design.endpoint == "survival"
+    return getattr(design, "test", None) == "logrank"
+
+
+def read_at(design: Design, trial: Trial, horizon: float) -> Design:
+    """``design`` with binary endpoints read at the survival ``horizon`` when the follow-up is longer.
+
+    A design without a horizon of its own judges survival at the trial's follow-up. When the follow-up exceeds
+    the horizon where the arms are specified (``--follow-up`` longer than ``--horizon``), a log-rank design keeps
+    using every death to the data cut (what a careful trialist expects of an event-driven trial), while a design
+    that reads survival (or counts deaths) at a time is read at the horizon. A design with its own horizon, a
+    follow-up no longer than the horizon, or a design of another kind is returned as it is.
+    """
+    if not isinstance(design, (TwoArmDesign, SingleArmDesign, HistoricalControlDesign)):
+        return design
+    if design.horizon is not None or uses_logrank(design) or trial.follow_up <= horizon:
+        return design
+    return replace(design, horizon=float(horizon))

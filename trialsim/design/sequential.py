@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special
 
 from ..engines.batch import TrialBatch
-from ..exceptions import invalid
+from ..exceptions import InputError, invalid
 from ..model import DiseaseModel, Trial
 from ..model.validation import check_count, check_flag, check_increasing, check_level, check_type
 from .analytic import AnalyticPower, resolve_horizon
@@ -50,8 +50,8 @@ from .boundaries import GroupSequentialDesign, crossing_probabilities, group_seq
 from .looks import data_at, death_look_times, logrank_z_at, used_deaths
 from .rules import Design, DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
 
-__all__ = ["SequentialDesign", "SequentialOutcome", "Looks", "Calibration", "CALIBRATION_KEY", "null_model",
-           "calibrate_bounds", "max_logrank_z"]
+__all__ = ["SequentialDesign", "SequentialOutcome", "Looks", "Calibration", "CALIBRATION_KEY", "SCENARIO_KEYS",
+           "null_model", "with_looks", "calibrate_bounds", "max_logrank_z"]
 
 #: Spawn key, under a run's root, of the seed tree whose null trials calibrate the boundaries.
 CALIBRATION_KEY = 2 ** 30
@@ -292,8 +292,8 @@ class SequentialDesign:
         check_count("calibration_replicates", self.calibration_replicates, minimum=100)
         if self.n_looks > 1 or self.calibrate:
             if not (isinstance(self.base, TwoArmDesign) and self.base.endpoint == "survival"):
-                raise invalid("information_fractions", "need the two-arm log-rank design (looks and calibration "
-                              "analyse the log-rank statistic)", self.fractions or self.look_times)
+                raise invalid("information_fractions", "apply to the two-arm log-rank design only (looks and "
+                              "calibration analyse the log-rank statistic)", list(self.fractions or self.look_times or ()))
         if self.fractions is not None:  # the boundaries now, so that a bad specification fails at once
             self.boundaries_at(self.fractions)
 
@@ -408,6 +408,35 @@ class SequentialDesign:
                                      look_time=out.duration[:, None].copy(), stop_look=np.zeros(r, dtype=np.int64),
                                      futility=np.zeros(r, dtype=bool), n_enrolled=enrolled, short_of_events=short)
         return _analyse_looks(self, batch, trial, self.resolve(trial), short)
+
+
+#: Keys of a scenario's ``[design]`` table that give its looks, and the :class:`SequentialDesign` field of each.
+SCENARIO_KEYS = {"looks": "fractions", "look_times": "look_times", "spending": "efficacy", "futility": "futility",
+                 "binding": "binding", "calibrate_boundaries": "calibrate", "design_power": "design_power"}
+#: The field an error names -> the scenario key.
+_KEY_OF_FIELD = {"information_fractions": "looks", "look_times": "look_times", "efficacy": "spending",
+                 "futility": "futility", "SequentialDesign.binding": "binding", "calibrate": "calibrate_boundaries",
+                 "power": "design_power", "alpha": "alpha", "sided": "sided"}
+
+
+def with_looks(base: Design, model: DiseaseModel, keys: dict) -> Design | SequentialDesign:
+    """``base`` with the looks given by a scenario's ``[design]`` keys (:data:`SCENARIO_KEYS`); ``base`` itself
+    when there are none. Errors name the key (``looks must be increasing (got [0.6, 0.5, 1.0])``)."""
+    if not keys:
+        return base
+    if not isinstance(base, (TwoArmDesign, SingleArmDesign, HistoricalControlDesign)):
+        raise invalid(next(iter(keys)), "applies to the two-arm log-rank design", type(base).__name__)
+    values = {SCENARIO_KEYS[k]: v for k, v in keys.items()}
+    for name in ("fractions", "look_times"):
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
+    try:
+        return SequentialDesign(base=base, model=model, **values)
+    except InputError as exc:
+        key = _KEY_OF_FIELD.get(exc.field or "")
+        if key is None or exc.rule is None:
+            raise
+        raise invalid(key, exc.rule, exc.value) from None
 
 
 def _planned(design: SequentialDesign, trial: Trial) -> Looks:
