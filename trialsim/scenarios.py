@@ -12,7 +12,9 @@ A scenario file has three tables (see ``scenarios/default.toml``, the commented 
               analysis_time, target_events, max_duration
     [design]  kind = "two_arm" | "single_arm" | "historical_control", and the fields of that design class; the
               looks (looks, look_times, spending, futility, binding, calibrate_boundaries, design_power:
-              trialsim.design.sequential.SCENARIO_KEYS)
+              trialsim.design.sequential.SCENARIO_KEYS);
+              decision = "bayes" makes a two_arm or single_arm design a Bayesian rule
+              (:mod:`trialsim.design.bayes_design`: threshold, analysis_prior, margin, borrow, a0, ...)
 
 Built-in scenarios are found by name (``default``, ``parametric``, ``single_arm_rate``, ``historical_arm``);
 anything else is read as a path. Every error is one line in the one format (:mod:`trialsim.exceptions`), naming
@@ -31,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .design.bayes_design import BAYES_DESIGNS
 from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoArmDesign, read_at
 from .design.sequential import SCENARIO_KEYS, SequentialDesign, with_looks
 from .exceptions import SHOWN, SHOWN_FROM_FILE, SHOWN_PATH, InputError, invalid
@@ -294,11 +297,17 @@ def _build_design(table: dict, where: _Where) -> Design:
     kind = table.get("kind", "two_arm")
     if kind not in _DESIGNS:
         raise invalid("kind", f"must be one of {', '.join(_DESIGNS)}", kind, subject=where("design", "kind"))
-    cls = _DESIGNS[kind]
-    allowed = ("kind", *(f.name for f in fields(cls)))
+    decision = table.get("decision", "frequentist")
+    if decision not in ("frequentist", "bayes"):
+        raise invalid("decision", "must be 'frequentist' or 'bayes'", decision, subject=where("design", "decision"))
+    if decision == "bayes" and kind not in BAYES_DESIGNS:
+        raise invalid("decision", f"'bayes' applies to kind {' or '.join(BAYES_DESIGNS)}", kind,
+                      subject=where("design", "decision"))
+    cls = BAYES_DESIGNS[kind] if decision == "bayes" else _DESIGNS[kind]
+    allowed = ("kind", "decision", *(f.name for f in fields(cls)))
     _unknown(table, allowed, "design", where)
     try:
-        return cls(**{k: v for k, v in table.items() if k != "kind"})
+        return cls(**{k: v for k, v in table.items() if k not in ("kind", "decision")})
     except InputError as exc:
         raise where.error(exc, "design", table) from None
 

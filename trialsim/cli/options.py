@@ -22,6 +22,8 @@ OPTION_OF_FIELD = {
     "Trial.follow_up": "--follow-up", "Trial.dropout_hazard": "--dropout", "Trial.analysis": "--analysis",
     "Trial.analysis_time": "--analysis-time", "Trial.target_events": "--target-events", "Accrual.rate": "--accrual-rate",
     "Accrual.kind": "--accrual",
+    "n_draws": "--draws", "trials_per_draw": "--reps", "point_replicates": "--point-reps",
+    "effect_scale": "--effect-scale", "DesignPrior.name": "--prior", "historical": "--historical", "a0": "--a0",
     "Trial.max_duration": "--max-duration", "information_fractions": "--looks", "look_times": "--look-times",
     "efficacy": "--spending", "futility": "--futility",
 }

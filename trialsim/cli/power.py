@@ -18,6 +18,7 @@ from ..exceptions import SHOWN_PATH, invalid
 from .files import check_output_path
 from .sequential import (add_look_options, apply_look_options, finish_scenario, run_looks_power, sample_size_seed,
                          uses_looks)
+from .bayes_options import add_bayes_options, apply_bayes_options, is_bayes, run_bayes_power
 
 __all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
 
@@ -29,7 +30,7 @@ _TESTS = ("logrank", "fisher", "boschloo", "chi2", "binomial")
 # ---------------------------------------------------------------------------------------------- parsers
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, conflict: bool = False) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--scenario", default="default", metavar="NAME|PATH",
                    help="built-in scenario name (default, parametric, single_arm_rate, historical_arm) or a TOML "
@@ -75,6 +76,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     r.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
     r.add_argument("--engine", choices=("auto", "vectorized", "des"), default="auto",
                    help="simulation engine (default auto: vectorised when it supports the trial)")
+    add_bayes_options(p, conflict=conflict)
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print one JSON object")
     o.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr (the result on "
@@ -92,7 +94,7 @@ def add_power_parsers(subparsers) -> None:
                                                         "inclusive) or hazard-ratio=0.2,0.3,0.5")
     p.add_argument("--out", metavar="FILE.csv", help="write the power curve (--grid) as CSV")
     add_look_options(p, power_command=True)
-    _common(p)
+    _common(p, conflict=True)
     p.set_defaults(run=run_power)
     s = subparsers.add_parser("sample-size", help="smallest n whose simulated power reaches a target",
                               description="Smallest trial size (a multiple of the allocation block) whose "
@@ -202,6 +204,7 @@ def scenario_from_args(args, *, sizing: bool = False):
     if args.dropout is not None:
         put("trial", "dropout_hazard", args.dropout, "--dropout")
     apply_look_options(args, put, drop, trial, design, sizing=sizing)
+    apply_bayes_options(args, put, drop, design)
     if sizing:
         allocation = over.get(("trial", "allocation"), (trial.get("allocation", [1, 1]),))[0]
         block = sum(allocation) if isinstance(allocation, list) and all(isinstance(a, int) for a in allocation) \
@@ -292,6 +295,8 @@ def run_power(args: argparse.Namespace) -> int:
         scenario = scenario_from_args(args)
         if uses_looks(args, scenario):
             return run_looks_power(args, scenario)
+        if is_bayes(scenario.design):
+            return run_bayes_power(args, scenario)
         with Progress("power", quiet=args.quiet, total=args.reps) as bar:
             result = power(scenario.model, scenario.trial, scenario.design, seed=args.seed, progress=bar,
                            **_run_options(args))

@@ -10,10 +10,19 @@
 - :mod:`~trialsim.design.boundaries` and :mod:`~trialsim.design.survival_sizing`: exact group-sequential
   boundaries and survival designs with looks;
 - :mod:`~trialsim.design.simon`, :mod:`~trialsim.design.predictive`, :mod:`~trialsim.design.bayes_rules`:
-  Simon two-stage designs, predictive-probability monitoring, Bayesian decision rules with borrowing.
+  Simon two-stage designs, predictive-probability monitoring, Bayesian decision rules with borrowing;
+  :mod:`~trialsim.design.monitoring`, both simulated under a model;
+- :mod:`~trialsim.design.bayes_design` and :mod:`~trialsim.design.bayes_oc`: Bayesian rules as analysis designs,
+  their type I error and power, prior-data conflict;
+- :mod:`~trialsim.design.assurance` (with :mod:`~trialsim.design.truths` and :mod:`~trialsim.design.truth_sampler`):
+  the probability of success given the study's evidence.
 """
 
 from .analytic import AnalyticPower, average_hazard_ratio, event_probability, expected_events
+from .assurance import AssuranceResult, DesignPrior, Evidence, assurance_curve
+from .bayes_design import BayesSingleArmDesign, BayesTwoArmDesign
+from .bayes_oc import BayesOC, ConflictRow, bayes_operating_characteristics, conflict_table
+from .monitoring import MonitoringOC, monitoring_oc
 from .bayes_rules import BinaryBayesRule, ConflictOC, SingleArmBayesRule, borrowing_prior, conflict_oc
 from .boundaries import (CrossingProbabilities, GroupSequentialDesign, bounds_from_spending, crossing_probabilities,
                          cumulative_spending, group_sequential_design, parse_spending)
@@ -38,4 +47,7 @@ __all__ = [
     "SimonDesign", "simon_design", "simon_oc",
     "PredictiveDesign", "predictive_probability", "search_predictive_design",
     "BinaryBayesRule", "SingleArmBayesRule", "ConflictOC", "conflict_oc", "borrowing_prior",
+    "AssuranceResult", "DesignPrior", "Evidence", "assurance_curve",  # assurance(): trialsim.design.assurance
+    "BayesTwoArmDesign", "BayesSingleArmDesign", "BayesOC", "bayes_operating_characteristics", "ConflictRow",
+    "conflict_table", "MonitoringOC", "monitoring_oc",
 ]
