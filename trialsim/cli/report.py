@@ -14,53 +14,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shlex
-from dataclasses import dataclass, field
 from typing import Any
 
 from .files import check_output_path
 from .options import Progress, jobs, nonneg_int, positive_int
+from .report_render import Report, write_report
 
-__all__ = ["add_report_parser", "run_report", "Report", "Section"]
+__all__ = ["add_report_parser", "run_report", "build_report"]
 
 _FORMATS = (".html", ".md")
 #: Replicates of the study re-run shown in the report (the DES keeps every visit; a few seconds).
 _COHORTS = 1000
-
-
-@dataclass
-class Section:
-    """A titled part of the report: paragraphs, tables (headers and rows of text), figures (name, PNG bytes)
-    and command lines, in the order given."""
-
-    title: str
-    blocks: list[tuple[str, Any]] = field(default_factory=list)
-
-    def text(self, paragraph: str) -> Section:
-        self.blocks.append(("text", paragraph))
-        return self
-
-    def table(self, headers: list[str], rows: list[list[str]]) -> Section:
-        self.blocks.append(("table", (headers, rows)))
-        return self
-
-    def figure(self, name: str, png: bytes, caption: str) -> Section:
-        self.blocks.append(("figure", (name, png, caption)))
-        return self
-
-    def code(self, lines: list[str]) -> Section:
-        self.blocks.append(("code", lines))
-        return self
-
-
-@dataclass
-class Report:
-    title: str
-    stamp: str
-    sections: list[Section] = field(default_factory=list)
-
-    def add(self, title: str) -> Section:
-        self.sections.append(Section(title))
-        return self.sections[-1]
 
 
 def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -82,8 +46,6 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..plot import require_matplotlib
     from ..scenarios import load_scenario
-    from .report_render import write_report
-
     check_output_path("--out", args.out, _FORMATS)
     require_matplotlib(args.out, field="--out")
     scenario = load_scenario(args.scenario)

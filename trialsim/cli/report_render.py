@@ -1,4 +1,5 @@
-"""The report as a file: one self-contained HTML page, or Markdown with its PNG images beside it.
+"""The report as a document (sections of text, tables, figures and commands) and as a file: one self-contained
+HTML page, or Markdown with its PNG images beside it.
 
 HTML: the style is inline, every image an inline ``data:image/png;base64`` URL, every text escaped; the page
 names no other file and no address. Markdown: ``design.md`` and ``design_<figure>.png`` next to it. Every file is
@@ -9,12 +10,49 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .files import write_output
-from .report import Report
 
-__all__ = ["write_report", "render_html", "render_markdown"]
+__all__ = ["Report", "Section", "write_report", "render_html", "render_markdown"]
+
+
+@dataclass
+class Section:
+    """A titled part of the report: paragraphs, tables (headers and rows of text), figures (name, PNG bytes)
+    and command lines, in the order given."""
+
+    title: str
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def text(self, paragraph: str) -> Section:
+        self.blocks.append(("text", paragraph))
+        return self
+
+    def table(self, headers: list[str], rows: list[list[str]]) -> Section:
+        self.blocks.append(("table", (headers, rows)))
+        return self
+
+    def figure(self, name: str, png: bytes, caption: str) -> Section:
+        self.blocks.append(("figure", (name, png, caption)))
+        return self
+
+    def code(self, lines: list[str]) -> Section:
+        self.blocks.append(("code", lines))
+        return self
+
+
+@dataclass
+class Report:
+    title: str
+    stamp: str
+    sections: list[Section] = field(default_factory=list)
+
+    def add(self, title: str) -> Section:
+        self.sections.append(Section(title))
+        return self.sections[-1]
 
 _STYLE = """
 body { font-family: sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; }

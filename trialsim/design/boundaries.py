@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import optimize, special
 
 from ..exceptions import invalid
+from ..model.display import Tabular, records_table
 from ..model.validation import check_level
 
 __all__ = [
@@ -472,7 +473,7 @@ def _root(f, x0: float, step: float, lo_limit: float, hi_limit: float, field: st
 
 
 @dataclass(frozen=True)
-class GroupSequentialDesign:
+class GroupSequentialDesign(Tabular):
     """A solved group-sequential design: bounds, spending and operating characteristics per look.
 
     Per look (tuples of length K): ``information_fractions``; ``efficacy_z`` (upper bound; the lower bound of a
@@ -522,6 +523,9 @@ class GroupSequentialDesign:
         """Per-look crossing probabilities of this design's bounds at another drift (every bound obeyed)."""
         lower, upper = self.stopping_bounds()
         return crossing_probabilities(self.information_fractions, upper, lower, drift=drift, r=self.r)
+
+    def _table(self) -> tuple[list[str], list[list[Any]]]:
+        return records_table(self.to_dict()["looks"])
 
     def to_dict(self) -> dict:
         """The design as plain data (JSON-ready; futility_z null where there is none)."""

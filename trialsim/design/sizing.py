@@ -18,6 +18,7 @@ import numpy as np
 from ..engines.seeding import Seed, root_sequence, seed_record
 from ..exceptions import invalid
 from ..model import DiseaseModel, Trial
+from ..model.display import Tabular
 from ..model.validation import check_count, check_level
 from .analytic import AnalyticPower
 from .rules import Design, DesignOutcome, SingleArmDesign, TwoArmDesign
@@ -37,7 +38,7 @@ def wilson_interval(successes: int, n: int, confidence_level: float = 0.95) -> t
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class PowerResult:
+class PowerResult(Tabular):
     """Simulated power of one design at one trial size, with its Monte Carlo error.
 
     Attributes
@@ -96,7 +97,7 @@ class PowerResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SampleSizeResult:
+class SampleSizeResult(Tabular):
     """Smallest trial size whose simulated power reaches the target.
 
     ``n`` is a multiple of the allocation block; ``power_at_n`` reaches ``target_power`` and ``power_below``

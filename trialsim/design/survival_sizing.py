@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from .boundaries import GroupSequentialDesign
 from ..exceptions import invalid
+from ..model.display import Tabular, records_table
 from ..model.validation import check_nonnegative, check_positive
 
 __all__ = ["SurvivalDesign", "survival_design", "expected_events_by_time", "max_attainable_logrank_z",
@@ -68,7 +70,7 @@ def expected_events_by_time(t, *, accrual_rate: float, accrual_time: float, haza
 
 
 @dataclass(frozen=True)
-class SurvivalDesign:
+class SurvivalDesign(Tabular):
     """A survival design with looks: per-look events, calendar times, subjects and bounds.
 
     Per look: ``information_fractions``, ``events`` (expected deaths triggering the look), ``analysis_time``
@@ -102,6 +104,9 @@ class SurvivalDesign:
     def inflation_factor(self) -> float:
         """Maximum events over the fixed design's (the group-sequential design's inflation factor)."""
         return self.design.inflation_factor
+
+    def _table(self) -> tuple[list[str], list[list[Any]]]:
+        return records_table(self.to_dict()["looks"])
 
     def to_dict(self) -> dict:
         """The design as plain data (JSON-ready)."""

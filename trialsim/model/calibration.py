@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from .display import Tabular, records_table
 from .disease import CR, DEAD, NR, PR, ArmModel, BaselineMix, DiseaseModel, Infection, ResponseProcess, Taper
 from ..exceptions import invalid
 from .numerics import clopper_pearson, expm
@@ -59,8 +60,11 @@ class TargetRow:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class CalibrationResult:
-    """The calibrated model, each target against it, and the fitted parameters with their meaning and units."""
+class CalibrationResult(Tabular):
+    """The calibrated model, each target against it, and the fitted parameters with their meaning and units.
+
+    ``to_frame()`` and the notebook view give one row per target (observed, exact interval, model, inside).
+    """
 
     horizon_weeks: float
     model: DiseaseModel
@@ -77,6 +81,9 @@ class CalibrationResult:
             if t.name == name:
                 return t
         raise KeyError(name)
+
+    def _table(self) -> tuple[list[str], list[list[Any]]]:
+        return records_table([t.to_dict() for t in self.targets])
 
     def to_dict(self) -> dict:
         return {"horizon_weeks": self.horizon_weeks, "targets": [t.to_dict() for t in self.targets],

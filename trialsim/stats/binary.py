@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 from scipy import special
 
+from ..model.display import Tabular
 from ..model.numerics import clopper_pearson
 from ..exceptions import invalid
 from ..model.validation import check_choice, check_count, check_flag, check_level, check_probability
@@ -24,7 +25,7 @@ _TESTS: tuple[BinaryTest, ...] = ("fisher", "boschloo", "chi2")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BinomialTestResult:
+class BinomialTestResult(Tabular):
     """Exact binomial test of ``x`` successes in ``n`` against ``p0`` (R's ``binom.test``).
 
     ``ci_low``, ``ci_high``: Clopper-Pearson interval matching ``alternative`` (one-sided for one-sided tests,
@@ -54,7 +55,7 @@ class ProportionCIResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TwoProportionTestResult:
+class TwoProportionTestResult(Tabular):
     """Test of p1 = p2 from x1/n1 and x2/n2 ("greater": p1 > p2).
 
     ``statistic``: Fisher - the sample odds ratio x1 (n2 - x2) / (x2 (n1 - x1)) (may be 0 or inf; NaN when

@@ -102,6 +102,10 @@ class KaplanMeierResult:
         """Median survival time and its confidence limits, as R's ``print(survfit)`` reports them."""
         return self.quantile(0.5)
 
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: :meth:`to_frame` as a compact HTML table."""
+        return str(self.to_frame().to_html(index=False))
+
     def to_frame(self):
         """The survival table as a pandas DataFrame (R's ``summary(survfit)`` columns)."""
         import pandas as pd

@@ -71,6 +71,10 @@ class CoxResult:
     converged: bool
     degenerate: bool
 
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: :meth:`to_frame` as a compact HTML table."""
+        return str(self.to_frame().to_html(index=False))
+
     def to_frame(self):
         """Coefficient table as a pandas DataFrame indexed by covariate name."""
         import pandas as pd

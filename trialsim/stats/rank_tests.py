@@ -11,6 +11,7 @@ import numpy as np
 from scipy import special
 
 from ..exceptions import invalid
+from ..model.display import Tabular
 from ..model.validation import check_choice, check_number
 from .checks import as_codes, as_events, as_labels, as_times, check_same_shape, warn_degenerate
 from .kernels import MAX_PATIENTS, logrank_k_groups, logrank_two_groups
@@ -23,7 +24,7 @@ _ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "less", "greater")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LogRankResult:
+class LogRankResult(Tabular):
     """Result of :func:`logrank` (R's ``survdiff``).
 
     Attributes
@@ -93,7 +94,7 @@ class LogRankBatchResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class OneSampleLogRankResult:
+class OneSampleLogRankResult(Tabular):
     """Result of the one-sample log-rank test (scalars, or arrays of length R for the batch form).
 
     ``observed`` events O, ``expected`` events E (the summed null cumulative hazards), ``z = (O - E) / sqrt(E)``

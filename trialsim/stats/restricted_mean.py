@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from ..exceptions import invalid
+from ..model.display import Tabular
 from ..model.validation import check_level, check_number
 from .checks import as_events, as_labels, as_times
 from .product_limit import survival_table
@@ -18,7 +19,7 @@ __all__ = ["RMSTResult", "RMSTDifferenceResult", "rmst", "rmst_difference"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RMSTResult:
+class RMSTResult(Tabular):
     """Restricted mean survival time up to ``tau`` with its standard error and normal confidence interval.
 
     ``extrapolated`` is True when ``tau`` lies beyond the last observed time and the curve was carried flat to
@@ -35,7 +36,7 @@ class RMSTResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RMSTDifferenceResult:
+class RMSTDifferenceResult(Tabular):
     """RMST of the second group minus the first (groups in sorted label order), with its test.
 
     ``z = difference / std_err`` and ``pvalue`` is two-sided; ``rmst`` holds each group's :class:`RMSTResult`.
