@@ -101,6 +101,11 @@ def _text(result, scenario, prior) -> str:
     ev = prior.evidence
     q = result.power_quantiles
     scale = "" if result.effect_scale == 1 else f"; log hazard ratio x {result.effect_scale:g}"
+    if "response" in result.draws:
+        level = getattr(scenario.design, "response_level", "cr_pr")
+        post_r, counts = prior.response(level), ev.responders if level == "cr_pr" else ev.complete_responders
+        scale = f"; {'CR+PR' if level == 'cr_pr' else 'CR'} among the living at week {ev.response_week:g}: " \
+                f"{counts[0]}/{counts[1]}, Beta({post_r.a:g}, {post_r.b:g})" + scale
     lines = _heading(result, scenario) + [
         f"  prior      {result.prior} design prior on {ev.treatment[0]}/{ev.treatment[1]} vs {ev.control[0]}/"
         f"{ev.control[1]} alive: survival Beta({post_t.a:g}, {post_t.b:g}) vs Beta({post_c.a:g}, {post_c.b:g})"
