@@ -15,7 +15,7 @@ from trialsim.design import TwoArmDesign
 from trialsim.design.boundaries import group_sequential_design
 from trialsim.design.rules import read_at
 from trialsim.design.sequential import SequentialDesign, null_model
-from trialsim.design.sequential_power import sequential_power
+from trialsim.design.sequential_oc import sequential_power
 from trialsim.design.survival_sizing import survival_design
 from trialsim.model import DiseaseModel, ParametricArm, Trial, default_model, default_trial
 from trialsim.scenarios import load_scenario

@@ -12,7 +12,7 @@ import pytest
 
 from trialsim.design import TwoArmDesign
 from trialsim.design.sequential import SequentialDesign, null_model
-from trialsim.design.sequential_power import sequential_power
+from trialsim.design.sequential_oc import sequential_power
 from trialsim.model import Accrual, DiseaseModel, ParametricArm, Trial, default_model, default_trial
 
 pytestmark = pytest.mark.slow

@@ -306,7 +306,7 @@ def sample_size_seed(args, scenario):
 def run_looks_power(args: argparse.Namespace, scenario) -> int:
     """``trialsim power`` for a trial with looks (or an event target, a maximum duration, ``--null``)."""
     from ..design.sequential import SequentialDesign
-    from ..design.sequential_power import sequential_power
+    from ..design.sequential_oc import sequential_power
 
     design = scenario.design
     if not isinstance(design, SequentialDesign):

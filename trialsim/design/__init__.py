@@ -8,7 +8,9 @@
 - :mod:`~trialsim.design.sizing`: simulated power and sample size with their Monte Carlo error;
 - :mod:`~trialsim.design.study_rerun`: the published study re-run on the calibrated model;
 - :mod:`~trialsim.design.boundaries` and :mod:`~trialsim.design.survival_sizing`: exact group-sequential
-  boundaries and survival designs with looks;
+  boundaries and survival designs with looks; :mod:`~trialsim.design.sequential` (with
+  :mod:`~trialsim.design.looks` and :mod:`~trialsim.design.sequential_oc`): trials with looks by simulation,
+  boundaries calibrated to the simulated null;
 - :mod:`~trialsim.design.simon`, :mod:`~trialsim.design.predictive`, :mod:`~trialsim.design.bayes_rules`:
   Simon two-stage designs, predictive-probability monitoring, Bayesian decision rules with borrowing;
   :mod:`~trialsim.design.monitoring`, both simulated under a model;
@@ -31,6 +33,8 @@ from .formulas import (LachinFoulkesResult, binomial_power, binomial_rejection_r
                        two_proportion_power)
 from .predictive import PredictiveDesign, predictive_probability, search_predictive_design
 from .rules import Design, DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+from .sequential import SequentialDesign, SequentialOutcome, calibrate_bounds, max_logrank_z, null_model
+from .sequential_oc import LookResult, SequentialPowerResult, sequential_power
 from .simon import SimonDesign, simon_design, simon_oc
 from .sizing import PowerResult, SampleSizeResult, power, sample_size, wilson_interval
 from .survival_sizing import SurvivalDesign, boundary_reachable, max_attainable_logrank_z, survival_design
@@ -44,6 +48,8 @@ __all__ = [
     "GroupSequentialDesign", "group_sequential_design", "CrossingProbabilities", "crossing_probabilities",
     "bounds_from_spending", "cumulative_spending", "parse_spending",
     "SurvivalDesign", "survival_design", "max_attainable_logrank_z", "boundary_reachable",
+    "SequentialDesign", "SequentialOutcome", "sequential_power", "SequentialPowerResult", "LookResult", "null_model",
+    "calibrate_bounds", "max_logrank_z",
     "SimonDesign", "simon_design", "simon_oc",
     "PredictiveDesign", "predictive_probability", "search_predictive_design",
     "BinaryBayesRule", "SingleArmBayesRule", "ConflictOC", "conflict_oc", "borrowing_prior",

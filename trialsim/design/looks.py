@@ -22,13 +22,10 @@ happen (the trial is at its final analysis by then).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..engines.batch import TrialBatch
-from ..exceptions import DegenerateStatisticWarning
-from ..stats import logrank_batch
+from ..stats.kernels import logrank_two_groups
 
 __all__ = ["used_deaths", "death_look_times", "data_at", "logrank_z_at"]
 
@@ -83,8 +80,7 @@ def data_at(entry: np.ndarray, time: np.ndarray, event: np.ndarray, tau: np.ndar
         while over.any():
             censored[over] = np.nextafter(censored[over], -np.inf)
             over &= entry + censored > cut
-    np.copyto(censored, time, where=ended)
-    return censored, event & ended
+    return np.where(ended, time, censored), event & ended
 
 
 def logrank_z_at(time: np.ndarray, event: np.ndarray, arm: np.ndarray, strata: np.ndarray | None,
@@ -93,14 +89,20 @@ def logrank_z_at(time: np.ndarray, event: np.ndarray, arm: np.ndarray, strata: n
     it counts per arm (R, 2).
 
     ``z = (O - E) / sqrt(V)`` of arm 1 (the control), stratified when ``strata`` is given, on survival censored at
-    ``horizon`` weeks from entry when it is given (else on all the follow-up). Degenerate rows (no deaths, an
-    empty arm: ``V = 0``) have z 0.
+    ``horizon`` weeks from entry when it is given (else on all the follow-up): :func:`trialsim.stats.logrank_batch`,
+    row for row and bit for bit, computed by its kernel directly (the engines' data need none of its checks: finite
+    times >= 0, boolean events, int8 arms 0/1). Degenerate rows (no deaths, an empty arm: ``V = 0``) have z 0.
     """
     if horizon is not None:
         event = event & (time <= horizon)
         time = np.minimum(time, horizon)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateStatisticWarning)
-        result = logrank_batch(time, event, arm, strata=strata)
-    deaths = np.rint(result.observed).astype(np.int64)
-    return np.asarray(result.z, dtype=float), np.asarray(result.degenerate, dtype=bool), deaths
+    codes, n_strata = None, 1
+    if strata is not None:
+        codes = strata.astype(np.int64)
+        n_strata = int(codes.max()) + 1
+    o1, e1, deaths, v = logrank_two_groups(np.ascontiguousarray(time, dtype=np.float64), np.ascontiguousarray(event),
+                                           np.ascontiguousarray(arm, dtype=np.int8), codes, n_strata, 0.0, 0.0)
+    degenerate = ~(v > 0)
+    z = np.where(degenerate, 0.0, (o1 - e1) / np.sqrt(np.where(degenerate, 1.0, v)))
+    by_arm = np.rint(np.stack([deaths - o1, o1], axis=1)).astype(np.int64)
+    return z, degenerate, by_arm

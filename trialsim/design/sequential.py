@@ -241,7 +241,7 @@ class SequentialDesign:
         the boundaries are planned for (beta spending and the H1 characteristics).
     calibrate, calibration_replicates, calibration_seed
         Calibrate the efficacy bounds on ``calibration_replicates`` simulated null trials drawn from the seed
-        tree ``SeedSequence(*calibration_seed)`` (entropy, spawn key; :func:`trialsim.design.sequential_power.
+        tree ``SeedSequence(*calibration_seed)`` (entropy, spawn key; :func:`trialsim.design.sequential_oc.
         sequential_power` sets it from the run's root).
     engine
         Engine of the calibration runs.

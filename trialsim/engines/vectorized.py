@@ -334,21 +334,29 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
         cut = np.where(np.isfinite(kth), kth, complete)
     if limit is not None:  # the trial ends by its maximum duration whatever its trigger
         cut = np.minimum(cut, float(limit))
+    at = cut[:, None]
     # compare calendar times computed the same way, so the target-th death is counted exactly
-    event = died & (entry + death <= cut[:, None])
-    beyond = finish > cut[:, None]  # strictly: a cut that coincides with the end of follow-up is not a cut
-    censored = np.where(beyond, np.maximum(cut[:, None] - entry, 0.0), end)
+    event = entry + death <= at
+    event &= died
+    beyond = finish > at  # strictly: a cut that coincides with the end of follow-up is not a cut
+    time = at - entry
+    np.maximum(time, 0.0, out=time)
     # cut - entry can round up by one ulp: step down so that entry + time <= cut holds exactly
-    over = beyond & (entry <= cut[:, None]) & (entry + censored > cut[:, None])
-    while over.any():
-        censored[over] = np.nextafter(censored[over], -np.inf)
-        over &= entry + censored > cut[:, None]
-    time = np.where(event, death, censored)
-    reason = np.full(entry.shape, END_OF_FOLLOW_UP, dtype=np.int8)
+    over = entry + time > at
+    over &= beyond
+    if over.any():
+        over &= entry <= at
+        while over.any():
+            time[over] = np.nextafter(time[over], -np.inf)
+            over &= entry + time > at
+    np.copyto(time, end, where=~beyond)
+    np.copyto(time, death, where=event)
+    # reason: END_OF_FOLLOW_UP (1) or LOST (2), DATA_CUT (3) where cut, DIED (0) where the death is seen
+    reason = beyond.view(np.int8) << 1
+    reason += 1
     if lost is not None:
-        reason[lost < horizon] = LOST
-    reason[beyond] = DATA_CUT
-    reason[event] = DIED
+        reason += (lost < horizon) & ~beyond
+    reason *= ~event
     return time, event, reason, cut
 
 
