@@ -238,3 +238,30 @@ def test_null_model_and_sample_size_with_looks():
     looked = sample_size(PARAMETRIC, design, trial=Trial(n=40), n_replicates=1000, seed=3, n_jobs=1)
     assert looked.n >= fixed.n - 2  # an O'Brien-Fleming-type interim costs little, never much less
     assert "2 looks" in looked.design
+
+
+@pytest.mark.parametrize("strata, horizon", [(False, None), (True, None), (False, 5.0)])
+def test_look_logrank_is_logrank_batch_bit_for_bit(strata, horizon):
+    import warnings
+
+    from trialsim.design.looks import logrank_z_at
+    from trialsim.stats import logrank_batch
+
+    rng = np.random.default_rng(12)
+    time = rng.exponential(10, (400, 30))
+    event = time < 8
+    time = np.minimum(time, 8.0)
+    time[:, :4], event[:, :4] = 0.0, False  # patients not yet enrolled at the look
+    event[0] = False  # a degenerate row
+    arm = rng.integers(0, 2, (400, 30)).astype(np.int8)
+    stratum = rng.integers(0, 3, (400, 30)).astype(np.int8) if strata else None
+    z, degenerate, deaths = logrank_z_at(time, event, arm, stratum, horizon)
+    if horizon is not None:
+        event, time = event & (time <= horizon), np.minimum(time, horizon)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = logrank_batch(time, event, arm, strata=stratum)
+    np.testing.assert_array_equal(z, ref.z)
+    np.testing.assert_array_equal(degenerate, ref.degenerate)
+    np.testing.assert_array_equal(deaths, np.rint(ref.observed))
+    assert degenerate[0] and z[0] == 0.0
