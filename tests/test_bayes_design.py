@@ -202,3 +202,55 @@ def test_descriptions_and_priors():
     gamma = BayesTwoArmDesign(threshold=0.9, borrow="power", a0=0.5).prior_ess(8.0)
     assert gamma == {"treatment": 1.0, "control": 5.0}                               # 1 + 0.5 x 8 deaths
     assert isinstance(BayesTwoArmDesign(threshold=0.9, borrow="robust")._hazard_control_prior(8.0), GammaMixture)
+
+
+def test_ctd_mas_numbers_in_docs_bayesian_sections_7_and_8():
+    # docs/bayesian.md: the exact values of sections 7 and 8 (4 decimals, or 3 for powers, as printed)
+    from trialsim.design.truths import scale_survival, truth_model
+
+    d = BayesTwoArmDesign(endpoint="survival_binary", threshold=0.975)
+    assert round(d.exact(MODEL, TRIAL)["power"], 4) == 0.7835
+    assert round(BayesSingleArmDesign(threshold=0.975).analytic_power(MODEL, default_trial(20)).power, 4) == 0.9245
+    assert round(historical_hazard(13, 21, 8.0)[1], 1) == 133.5
+    designs = {"none": {}, "power05": dict(borrow="power", a0=0.5), "power1": dict(borrow="power", a0=1.0),
+               "robust02": dict(borrow="robust", robust_weight=0.2), "robust05": dict(borrow="robust", robust_weight=0.5)}
+    smallest = {"none": (44, 48), "power05": (36, 30), "power1": (32, 27), "robust02": (34, 30), "robust05": (36, 36)}
+    for name, kwargs in designs.items():
+        design = BayesTwoArmDesign(endpoint="survival_binary", threshold=0.975, **kwargs)
+        for alloc, n in zip(((1, 1), (2, 1)), smallest[name]):
+            block = sum(alloc)
+            powers = [design.exact(MODEL, replace(TRIAL, n=m, allocation=alloc))["power"] for m in
+                      range(n - block, n + 4 * block, block)]
+            assert powers[0] < 0.8 <= min(powers[1:]), (name, alloc)
+    at_2_1 = {"none": (0.0246, 0.026), "power05": (0.0124, 0.178), "power1": (0.0099, 0.982),
+              "robust02": (0.0127, 0.108), "robust05": (0.0175, 0.059)}   # type I at 13/21; maximum over a common rate
+    for name, (t1, worst) in at_2_1.items():
+        design = BayesTwoArmDesign(endpoint="survival_binary", threshold=0.975, **designs[name])
+        exact = design.exact(MODEL, replace(TRIAL, n=smallest[name][1], allocation=(2, 1)))
+        assert (round(exact["type_i_error"], 4), round(exact["max_type_i_error"], 3)) == (t1, worst), name
+    grid = np.array([0.45, 0.5, 0.55, 0.62, 0.7, 0.75, 0.8])
+    hr = math.log(S_T) / math.log(S_C)
+    strata = MODEL.baseline.strata()
+    control, treated = scale_survival(MODEL.arms[1], strata, 8.0, grid), scale_survival(MODEL.arms[0], strata, 8.0,
+                                                                                        grid ** hr)
+    rows = {  # design, n, allocation -> type I error over the grid (4 decimals)
+        ("none", 44, (1, 1)): [0.0241, 0.0245, 0.0241, 0.0232, 0.0240, 0.0251, 0.0257],
+        ("power1", 27, (2, 1)): [0.0006, 0.0015, 0.0036, 0.0100, 0.0289, 0.0542, 0.1009],
+        ("power05", 30, (2, 1)): [0.0015, 0.0029, 0.0055, 0.0126, 0.0288, 0.0452, 0.0698],
+        ("robust02", 30, (2, 1)): [0.0036, 0.0042, 0.0062, 0.0128, 0.0287, 0.0446, 0.0667],
+        ("robust05", 36, (2, 1)): [0.0086, 0.0088, 0.0110, 0.0176, 0.0295, 0.0386, 0.0482]}
+    for (name, n, alloc), expected in rows.items():
+        design = BayesTwoArmDesign(endpoint="survival_binary", threshold=0.975, **designs[name])
+        trial = replace(TRIAL, n=n, allocation=alloc)
+        got = [design.exact(truth_model(MODEL, (treated, control), k), trial)["type_i_error"] for k in range(7)]
+        assert np.round(got, 4).tolist() == expected, name
+
+
+def test_single_arm_operating_characteristics_are_exact_by_the_binomial():
+    design = BayesSingleArmDesign(threshold=0.975)
+    oc = bayes_operating_characteristics(MODEL, default_trial(20), design, n_replicates=6000, seed=9, n_jobs=1)
+    rule = SingleArmBayesRule(20, 0.975, control=Beta(14, 9))
+    for sim, exact, p in ((oc.type_i, oc.exact["type_i_error"], S_C), (oc.power, oc.exact["power"], S_T)):
+        assert exact == pytest.approx(rule.success_probability(p), abs=1e-12)
+        assert abs(sim.power - exact) <= 4 * math.sqrt(exact * (1 - exact) / 6000) + 1e-12     # 4 s.e.
+    assert oc.ess == {"treatment": 2.0, "control": 23.0}

@@ -164,11 +164,12 @@ def run_bayes_power(args: argparse.Namespace, scenario) -> int:
         return 0
     lines = power_text(oc.power, scenario).split("\n")
     exact = oc.exact or {}
-    t1 = f"  type I     {oc.type_i.power:.4f}  (simulated with both arms the control arm; s.e. " \
+    t1 = f"  type I     {oc.type_i.power:.4f}  (simulated with the treatment arm replaced by the control arm; s.e. " \
          f"{oc.type_i.standard_error:.4f})"
     if exact:
-        t1 += f"; exact {exact['type_i_error']:.4f} at {exact['p_control']:.3f}, at most " \
-              f"{exact['max_type_i_error']:.4f} (at a common rate of {exact['max_at']:.3f})"
+        t1 += f"; exact {exact['type_i_error']:.4f} at {exact['p_control']:.3f}"
+    if "max_type_i_error" in exact:
+        t1 += f", at most {exact['max_type_i_error']:.4f} (at a common rate of {exact['max_at']:.3f})"
     lines.insert(-1, t1)
     ess = ", ".join(f"{k} {v:.3g}" for k, v in oc.ess.items())
     lines.insert(-1, f"  priors     effective sample size {ess}")

@@ -22,7 +22,7 @@ from ..engines.seeding import Seed, root_sequence
 from ..exceptions import invalid
 from ..model import DiseaseModel, Trial
 from ..model.validation import check_numbers, check_level
-from .analytic import average_hazard_ratio, resolve_horizon
+from .analytic import arm_survival, average_hazard_ratio, resolve_horizon
 from .bayes_design import BayesSingleArmDesign, BayesTwoArmDesign, null_model
 from .sizing import PowerResult, power
 from .truths import scale_survival, truth_model
@@ -61,7 +61,8 @@ def bayes_operating_characteristics(model: DiseaseModel, trial: Trial, design, *
                                     scheduler: str | None = None, engine: str = "auto",
                                     progress: Callable[[int, int], None] | None = None) -> BayesOC:
     """Simulated power and type I error of a Bayesian rule (same root seed for both), with the exact values
-    where available.
+    where available (binary endpoints with every outcome a known Bernoulli: two arms by enumeration, a single arm
+    by the binomial distribution).
 
     Examples
     --------
@@ -80,6 +81,9 @@ def bayes_operating_characteristics(model: DiseaseModel, trial: Trial, design, *
     null = power(null_model(model), trial, design, seed=root, **options)
     exact = design.exact(model, design.prepare_trial(trial)) if isinstance(design, BayesTwoArmDesign) else None
     horizon = resolve_horizon(design.prepare_trial(trial), design.horizon)
+    if isinstance(design, BayesSingleArmDesign) and design.endpoint == "survival_binary":
+        exact = {"power": alt.analytic_power, "type_i_error": null.analytic_power,
+                 "p_control": float(arm_survival(model, 1, [horizon])[0])}
     return BayesOC(power=alt, type_i=null, exact=exact, ess=design.prior_ess(horizon), decision=design.decision())
 
 
