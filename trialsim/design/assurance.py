@@ -39,17 +39,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from ..engines.seeding import CHUNK_SIZE, Seed, chunk_bounds, chunk_streams, root_sequence, seed_record
 from ..exceptions import invalid
-from ..model import DiseaseModel, ParametricArm, Trial
+from ..model import ArmModel, DiseaseModel, ParametricArm, Trial
 from ..model.validation import check_choice, check_count, check_nonnegative, check_number
 from ..stats.posteriors import Beta, parse_beta_prior, prob_greater
 from . import truth_sampler
-from .montecarlo import BACKENDS, SECONDARY_KEY, execute
+from .montecarlo import BACKENDS, SECONDARY_KEY, Backend, Engine, execute
 from .rules import Design, SingleArmDesign, TwoArmDesign
 from .truths import ArmTruths, arm_probabilities, scale_response, scale_survival, truth_model
 
@@ -266,7 +267,7 @@ def _response_level(design: Design) -> str | None:
 
 
 def _map(model: DiseaseModel, horizon: float, draws: dict[str, np.ndarray], level: str | None,
-         week: float, effect_scale: float) -> tuple[tuple[ArmTruths | None, ...], dict[str, np.ndarray]]:
+         week: float, effect_scale: float) -> tuple[tuple[ArmTruths, ArmTruths], dict[str, np.ndarray]]:
     """Each draw as arm parameters (treatment, control); the effect scale applied first."""
     strata = model.baseline.strata()
     s_c = draws["control"]
@@ -275,13 +276,16 @@ def _map(model: DiseaseModel, horizon: float, draws: dict[str, np.ndarray], leve
     if level is None:
         return (scale_survival(model.arms[0], strata, horizon, s_t), control), {**draws, "treatment": s_t}
     q = draws["response"]
+    rux, ctl = model.arms
+    if not isinstance(rux, ArmModel) or not isinstance(ctl, ArmModel):
+        raise invalid("model.arms", "must be CTD-MAS arms (ArmModel) for a response endpoint", type(rux).__name__)
     if effect_scale != 1.0:
-        movers, stayers = arm_probabilities(model.arms[1].response, strata, [week], scale=control.death_scale)
-        pi = model.arms[1].response.refractory_fraction
+        movers, stayers = arm_probabilities(ctl.response, strata, [week], scale=control.death_scale)
+        pi = ctl.response.refractory_fraction
         responders = movers[0, :, 2] + (movers[0, :, 1] if level == "cr_pr" else 0.0)
         q_c = (1 - pi) * responders / ((1 - pi) * (1 - movers[0, :, 3]) + pi * stayers[0])
         q = np.clip(_shrink_odds(q, q_c, effect_scale), 1e-12, 1 - 1e-12)
-    treatment = scale_response(model.arms[0], strata, horizon, week, s_t, q, level)
+    treatment = scale_response(rux, strata, horizon, week, s_t, q, level)
     return (treatment, control), {**draws, "treatment": s_t, "response": q}
 
 
@@ -389,8 +393,9 @@ def _calibrated(design: Design, trial: Trial, root: np.random.SeedSequence, **op
     from .sequential import CALIBRATION_KEY
 
     entropy, key = seed_record(root)
-    design = replace(design, calibration_seed=(entropy, (*key, CALIBRATION_KEY)), calibrated_for=None)  # type: ignore[type-var]
-    return design.calibrated(trial, **options)  # type: ignore[union-attr]
+    wrapped: Any = design                      # a SequentialDesign (it has ``calibrate`` and ``calibrated``)
+    wrapped = replace(wrapped, calibration_seed=(entropy, (*key, CALIBRATION_KEY)), calibrated_for=None)
+    return wrapped.calibrated(trial, **options)
 
 
 def _simulate(setup: _Setup, design: Design, trial: Trial, trials: int, *, n_jobs, backend, scheduler,
@@ -443,7 +448,7 @@ def assurance_curve(model: DiseaseModel | None = None, trial: Trial | None = Non
                     sizes: Sequence[int], n_draws: int = 1000, trials_per_draw: int = 1000,
                     prior: str | DesignPrior = "jeffreys", effect_scale: float = 1.0, horizon: float | None = None,
                     point_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None,
-                    backend: str = "loky", scheduler: str | None = None, engine: str = "auto",
+                    backend: Backend = "loky", scheduler: str | None = None, engine: Engine = "auto",
                     progress: Callable[[int, int], None] | None = None) -> list[AssuranceResult]:
     """Assurance at each trial size of ``sizes``, with the same drawn truths and the same trials' random numbers
     at every size (common random numbers: the curve is smooth and a step between sizes is estimated paired).
@@ -483,8 +488,8 @@ def assurance_curve(model: DiseaseModel | None = None, trial: Trial | None = Non
 def assurance(model: DiseaseModel | None = None, trial: Trial | None = None, design: Design | None = None, *,
               n: int | None = None, n_draws: int = 1000, trials_per_draw: int = 1000,
               prior: str | DesignPrior = "jeffreys", effect_scale: float = 1.0, horizon: float | None = None,
-              point_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None, backend: str = "loky",
-              scheduler: str | None = None, engine: str = "auto",
+              point_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None,
+              backend: Backend = "loky", scheduler: str | None = None, engine: Engine = "auto",
               progress: Callable[[int, int], None] | None = None) -> AssuranceResult:
     """Assurance of ``design`` for ``trial``: its power averaged over truths drawn from the study's evidence.
 

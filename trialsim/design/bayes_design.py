@@ -192,6 +192,10 @@ class _Common:
     sided = 1
     test = "bayes"
 
+    def rule_text(self) -> str:
+        """The rule in words (each design says it)."""
+        raise NotImplementedError
+
     def decision(self) -> dict:
         """``{"rule", "threshold", "prior", ...}``: the rule in words and its settings (for reports)."""
         out = {"rule": self.rule_text(), "threshold": self.threshold, "prior": self.analysis_prior,

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from ..engines.seeding import Seed, root_sequence
+from ..engines.seeding import Seed, root_sequence, seed_record
 from ..exceptions import invalid
 from ..model import DiseaseModel, Trial
 from ..model.validation import check_numbers, check_level
 from .analytic import arm_survival, average_hazard_ratio, resolve_horizon
 from .bayes_design import BayesSingleArmDesign, BayesTwoArmDesign, null_model
+from .montecarlo import Backend, Engine
 from .sizing import PowerResult, power
 from .truths import scale_survival, truth_model
 
@@ -57,8 +59,8 @@ def _check(design) -> None:
 
 
 def bayes_operating_characteristics(model: DiseaseModel, trial: Trial, design, *, n_replicates: int = 10_000,
-                                    seed: Seed = None, n_jobs: int | None = None, backend: str = "loky",
-                                    scheduler: str | None = None, engine: str = "auto",
+                                    seed: Seed = None, n_jobs: int | None = None, backend: Backend = "loky",
+                                    scheduler: str | None = None, engine: Engine = "auto",
                                     progress: Callable[[int, int], None] | None = None) -> BayesOC:
     """Simulated power and type I error of a Bayesian rule (same root seed for both), with the exact values
     where available (binary endpoints with every outcome a known Bernoulli: two arms by enumeration, a single arm
@@ -75,8 +77,8 @@ def bayes_operating_characteristics(model: DiseaseModel, trial: Trial, design, *
     """
     _check(design)
     root = root_sequence(seed)
-    options = dict(n_replicates=n_replicates, n_jobs=n_jobs, backend=backend, scheduler=scheduler, engine=engine,
-                   progress=progress)
+    options: dict[str, Any] = dict(n_replicates=n_replicates, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+                                   engine=engine, progress=progress)
     alt = power(model, trial, design, seed=root, **options)
     null = power(null_model(model), trial, design, seed=root, **options)
     exact = design.exact(model, design.prepare_trial(trial)) if isinstance(design, BayesTwoArmDesign) else None
@@ -104,8 +106,8 @@ class ConflictRow:
 
 def conflict_table(model: DiseaseModel, trial: Trial, design, control_survival: Sequence[float], *,
                    hazard_ratio: float | None = None, n_replicates: int = 10_000, seed: Seed = None,
-                   n_jobs: int | None = None, backend: str = "loky", scheduler: str | None = None,
-                   engine: str = "auto", progress: Callable[[int, int], None] | None = None) -> dict:
+                   n_jobs: int | None = None, backend: Backend = "loky", scheduler: str | None = None,
+                   engine: Engine = "auto", progress: Callable[[int, int], None] | None = None) -> dict:
     """Type I error and power of ``design`` as the true control survival at the horizon runs over
     ``control_survival`` (see the module docstring). ``hazard_ratio``: the alternative's (default: the model's
     average hazard ratio at the horizon).
@@ -127,8 +129,8 @@ def conflict_table(model: DiseaseModel, trial: Trial, design, control_survival: 
     for k in range(s_c.size):
         scaled = truth_model(model, (treated, control), k)
         null = replace(scaled, arms=(scaled.arms[1], scaled.arms[1]))
-        options = dict(n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
-                       engine=engine, progress=progress)
+        options: dict[str, Any] = dict(n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend,
+                                       scheduler=scheduler, engine=engine, progress=progress)
         alt, zero = power(scaled, trial, design, **options), power(null, trial, design, **options)
         exact = design.exact(scaled, run_trial) if isinstance(design, BayesTwoArmDesign) else None
         exact_null = design.exact(null, run_trial) if isinstance(design, BayesTwoArmDesign) else None
@@ -141,4 +143,4 @@ def conflict_table(model: DiseaseModel, trial: Trial, design, control_survival: 
                                 power=alt.power, power_standard_error=alt.standard_error,
                                 power_exact=float("nan") if exact is None else exact["power"]))
     return {"rows": rows, "hazard_ratio": hr, "ess": design.prior_ess(horizon), "decision": design.decision(),
-            "seed": int(root.entropy)}
+            "seed": seed_record(root)[0]}

@@ -28,7 +28,7 @@ from ..exceptions import invalid
 from ..model import CR, PR, Accrual, DiseaseModel, Trial
 from ..model.validation import check_choice, check_count, check_positive
 from .analytic import arm_survival, response_probability
-from .montecarlo import choose_engine, execute
+from .montecarlo import Backend, Engine, choose_engine, execute
 from .predictive import PredictiveDesign
 from .rules import survival_status_at
 from .simon import SimonDesign, simon_oc
@@ -42,8 +42,8 @@ def boundaries(design) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...
     if isinstance(design, SimonDesign):
         return (design.n1,), (design.r1,), (design.n1 + 1,), design.r + 1, design.n
     if isinstance(design, PredictiveDesign):
-        return (tuple(design.looks), tuple(design.futility_bounds), tuple(design.efficacy_bounds), design.k_star,
-                design.n_max)
+        return (tuple(design.looks or ()), tuple(design.futility_bounds), tuple(design.efficacy_bounds),
+                design.k_star, design.n_max)
     raise invalid("design", "must be a SimonDesign or a PredictiveDesign", type(design).__name__)
 
 
@@ -111,8 +111,8 @@ def _chunk(model, trial, engine_name, bounds, endpoint, level, week, root, c, st
 def monitoring_oc(design, model: DiseaseModel | None = None, *, arm: int = 0, endpoint: str = "survival_binary",
                   response_level: str = "cr_pr", response_week: float = 8.0, horizon: float = 8.0,
                   accrual: Accrual | None = None, dropout: float = 0.0, n_replicates: int = 10_000,
-                  seed: Seed = None, n_jobs: int | None = None, backend: str = "loky",
-                  engine: str = "auto", progress: Callable[[int, int], None] | None = None) -> MonitoringOC:
+                  seed: Seed = None, n_jobs: int | None = None, backend: Backend = "loky",
+                  engine: Engine = "auto", progress: Callable[[int, int], None] | None = None) -> MonitoringOC:
     """Simulated operating characteristics of a Simon or predictive design on one arm of ``model`` (default the
     calibrated CTD-MAS model; arm 0 ruxolitinib, 1 control), beside the exact ones at the arm's rate.
 

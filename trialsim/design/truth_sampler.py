@@ -162,7 +162,7 @@ def _one_way(model, horizon, arm, budget, stay_e, hold_1, hold_2, visits):
     Each chain arm is computed for every patient with its scalar parameters; each patient then takes their
     own arm's."""
     chain = [i for i, a in enumerate(model.arms) if isinstance(a, ArmModel)]
-    parts = []
+    parts: list[tuple[int, np.ndarray, np.ndarray | None]] = []
     for i in chain:
         p = model.arms[i].response
         mu = p.death_hazards(1.0)
@@ -191,16 +191,15 @@ def _one_way(model, horizon, arm, budget, stay_e, hold_1, hold_2, visits):
     if len(parts) == len(model.arms) == 2:                         # two chain arms: blend without selection
         (_, d0, v0), (_, d1, v1) = parts
         second = arm == 1
-        death = d0 + (d1 - d0) * second if np.isfinite(d0).all() and np.isfinite(d1).all() else \
-            np.where(second, d1, d0)
-        states = None if visits is None else v0 + (v1 - v0) * second[..., None].view(np.int8)
+        death = np.where(second, d1, d0)
+        states = None if v0 is None or v1 is None else v0 + (v1 - v0) * second[..., None].view(np.int8)
         return death, states
     death = np.full(arm.shape, np.inf)
     states = np.zeros(arm.shape + (visits.size,), dtype=np.int8) if visits is not None else None
     for i, at, state in parts:
         mine = arm == i
         death[mine] = at[mine]
-        if states is not None:
+        if states is not None and state is not None:
             states[mine] = state[mine]
     return death, states
 
