@@ -185,3 +185,14 @@ def test_scenario_files_take_the_bayesian_keys():
         assert piece in str(err.value), str(err.value)
 
 
+
+
+def test_assurance_takes_the_looks_of_a_group_sequential_design(capsys):
+    argv = ["assurance", "--draws", "10", "--reps", "60", "--point-reps", "300", "--seed", "8", "--jobs", "1",
+            "--sided", "1", "--alpha", "0.025"]
+    code, out, _ = run(capsys, *argv, "--looks", "0.5,1", "--json")
+    looks = json.loads(out)
+    assert code == 0 and looks["design"].endswith("2 looks (ld-of)")
+    code, out, _ = run(capsys, *argv, "--looks", "1", "--json")        # one look: the fixed design, bit for bit
+    code_fixed, fixed, _ = run(capsys, *argv, "--json")
+    assert json.loads(out)["assurance"] == json.loads(fixed)["assurance"]
