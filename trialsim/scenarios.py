@@ -349,11 +349,11 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
     trial = _build_trial(trial_table, horizon, where)
     design_table = _table(data.get("design", {}), "design", where)
     looks = {k: v for k, v in design_table.items() if k in SCENARIO_KEYS}  # the looks: design.sequential
-    design = _build_design({k: v for k, v in design_table.items() if k not in SCENARIO_KEYS}, where)
+    rule = _build_design({k: v for k, v in design_table.items() if k not in SCENARIO_KEYS}, where)
     model, _ = _build_model(model_table, where)
     try:
         # binary endpoints are read at the horizon when the follow-up is longer (the log-rank uses it all)
-        design = with_looks(read_at(design, trial, horizon), model, looks)
+        design = with_looks(read_at(rule, trial, horizon), model, looks)
         design.simulated_trials(model, trial)  # cross-checks: arms, horizon within follow-up, response visits
     except InputError as exc:
         section = "trial" if exc.field and exc.field.startswith("Trial.") else "design"

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from scipy import special
@@ -49,6 +50,9 @@ from .analytic import AnalyticPower, resolve_horizon
 from .boundaries import GroupSequentialDesign, crossing_probabilities, group_sequential_design, parse_spending
 from .looks import data_at, death_look_times, logrank_z_at, used_deaths
 from .rules import Design, DesignOutcome, HistoricalControlDesign, SingleArmDesign, TwoArmDesign
+
+if TYPE_CHECKING:  # montecarlo (and its joblib) is imported when a calibration runs
+    from .montecarlo import Backend, Engine
 
 __all__ = ["SequentialDesign", "SequentialOutcome", "Looks", "Calibration", "CALIBRATION_KEY", "SCENARIO_KEYS",
            "null_model", "with_looks", "calibrate_bounds", "max_logrank_z"]
@@ -260,7 +264,7 @@ class SequentialDesign:
     calibrate: bool = False
     calibration_replicates: int = 10_000
     calibration_seed: tuple[int, tuple[int, ...]] | None = None
-    engine: str = "auto"
+    engine: Engine = "auto"
     bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     calibrated_for: Trial | None = None
     calibration: Calibration | None = field(default=None, compare=False)
@@ -381,7 +385,7 @@ class SequentialDesign:
         bounds (calibrated when asked, once per trial and process)."""
         return _resolve(self, trial)
 
-    def calibrated(self, trial: Trial, *, n_jobs: int | None = 1, backend: str = "loky",
+    def calibrated(self, trial: Trial, *, n_jobs: int | None = 1, backend: Backend = "loky",
                    scheduler: str | None = None, progress=None) -> SequentialDesign:
         """This design with its efficacy bounds calibrated for ``trial`` (itself without ``calibrate``)."""
         trial = self.prepare_trial(trial)
@@ -499,7 +503,9 @@ def _calibrate(design: SequentialDesign, trial: Trial, looks: Looks, *, n_jobs, 
     entropy, key = design.calibration_seed
     root = np.random.SeedSequence(entropy, spawn_key=tuple(key))
     recorder = replace(design, calibrate=False, bounds=None, record=True)
-    mc = run(null_model(design.model), trial, recorder, n_replicates=design.calibration_replicates, seed=root,
+    # a SequentialDesign is a design as montecarlo.run takes one (simulated_trials, needs_detail, analyse)
+    mc = run(null_model(design.model), trial, cast(Design, recorder), n_replicates=design.calibration_replicates,
+             seed=root,
              n_jobs=n_jobs, backend=backend, scheduler=scheduler, engine=design.engine, progress=progress,
              keep_outcomes=True)
     outcome = mc.outcome

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -27,8 +28,11 @@ from ..model import DiseaseModel, Trial
 from ..model.validation import check_count
 from .sequential import CALIBRATION_KEY, Calibration, Looks, SequentialDesign, SequentialOutcome, max_logrank_z, \
     null_model
-from .rules import TwoArmDesign
+from .rules import Design, TwoArmDesign
 from .sizing import PowerResult, wilson_interval
+
+if TYPE_CHECKING:  # montecarlo (and its joblib) is imported when a run starts
+    from .montecarlo import Backend, Engine
 
 __all__ = ["LookResult", "SequentialPowerResult", "sequential_power", "CHECK_KEY"]
 
@@ -168,8 +172,9 @@ def _power_result(mc, outcome: SequentialOutcome, model: DiseaseModel, trial: Tr
 
 
 def sequential_power(model: DiseaseModel, trial: Trial, design: SequentialDesign, *, n_replicates: int = 10_000,
-                     seed: Seed = None, n_jobs: int | None = None, backend: str = "loky", scheduler: str | None = None,
-                     engine: str = "auto", progress: Callable[[int, int], None] | None = None,
+                     seed: Seed = None, n_jobs: int | None = None, backend: Backend = "loky",
+                     scheduler: str | None = None, engine: Engine = "auto",
+                     progress: Callable[[int, int], None] | None = None,
                      check_alpha: bool = False) -> SequentialPowerResult:
     """Simulated power and stopping probabilities of ``design`` for ``trial`` under ``model``.
 
@@ -218,14 +223,15 @@ def sequential_power(model: DiseaseModel, trial: Trial, design: SequentialDesign
     if design.calibrate:
         design = replace(design, calibration_seed=(entropy, (*key, CALIBRATION_KEY)), calibrated_for=None)
         design = design.calibrated(trial, n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress)
-    mc = run(model, trial, design, n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend,
+    # a SequentialDesign is a design as montecarlo.run takes one (simulated_trials, needs_detail, analyse)
+    mc = run(model, trial, cast(Design, design), n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend,
              scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True)
     outcome = mc.outcome
     assert isinstance(outcome, SequentialOutcome)
     looks = design.resolve(trial)
     checked: list[tuple[float | None, float | None]] = [(None, None)] * looks.n_looks
     if check_alpha and design.calibrate:
-        null = run(null_model(design.model), trial, design, n_replicates=n_replicates,
+        null = run(null_model(design.model), trial, cast(Design, design), n_replicates=n_replicates,
                    seed=np.random.SeedSequence(entropy, spawn_key=(*key, CHECK_KEY)), n_jobs=n_jobs, backend=backend,
                    scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True).outcome
         assert isinstance(null, SequentialOutcome)
