@@ -78,7 +78,7 @@ def data_at(entry: np.ndarray, time: np.ndarray, event: np.ndarray, tau: np.ndar
     if over.any():  # cut - entry can round up by one ulp: step down so that entry + time <= cut exactly
         over &= entry <= cut
         while over.any():
-            censored[over] = np.nextafter(censored[over], -np.inf)
+            np.nextafter(censored, -np.inf, out=censored, where=over)
             over &= entry + censored > cut
     return np.where(ended, time, censored), event & ended
 

@@ -347,10 +347,9 @@ def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
     if over.any():
         over &= entry <= at
         while over.any():
-            time[over] = np.nextafter(time[over], -np.inf)
+            np.nextafter(time, -np.inf, out=time, where=over)
             over &= entry + time > at
-    np.copyto(time, end, where=~beyond)
-    np.copyto(time, death, where=event)
+    time = np.where(event, death, np.where(beyond, time, end))
     # reason: END_OF_FOLLOW_UP (1) or LOST (2), DATA_CUT (3) where cut, DIED (0) where the death is seen
     reason = beyond.view(np.int8) << 1
     reason += 1
