@@ -11,7 +11,6 @@ whatever the engine does next.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -68,12 +67,24 @@ def block_patterns(allocation: tuple[int, ...], block_size: int) -> np.ndarray |
     """
     unit = block_size // sum(allocation)
     counts = tuple(a * unit for a in allocation)
-    n_patterns = math.factorial(block_size)
-    for c in counts:
-        n_patterns //= math.factorial(c)
-    if n_patterns > _MAX_PATTERNS:
+    if _count_arrangements(counts, _MAX_PATTERNS) > _MAX_PATTERNS:
         return None
     return np.array(_multiset_permutations(counts), dtype=np.int8)
+
+
+def _count_arrangements(counts: tuple[int, ...], limit: int) -> int:
+    """The number of distinct orderings of a block (a multinomial coefficient), or ``limit + 1`` as soon as it
+    exceeds ``limit``: never ``factorial(block_size)``, whose size grows without bound with the block."""
+    largest, *others = sorted(counts, reverse=True)
+    total = largest  # the largest arm first: its coefficient C(largest, largest) is 1
+    count = 1
+    for c in others:  # multiply in one binomial coefficient per arm, C(total + c, c), term by term
+        for k in range(1, c + 1):
+            total += 1
+            count = count * total // k  # exact: a product of k consecutive integers over k! stays integral
+            if count > limit:
+                return limit + 1
+    return count
 
 
 def _block_sequences(trial: Trial, shape: tuple[int, ...], length: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,14 +7,15 @@ model leaves the other parts' draws as they were (common random numbers between 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import numpy as np
 
 from ..exceptions import invalid
 
 __all__ = ["CHUNK_SIZE", "COMPONENTS", "POOL_SIZE", "Seed", "root_sequence", "seed_record", "chunk_bounds",
-           "chunk_streams", "patient_draws", "JumpPools"]
+           "ChunkBounds", "chunk_streams", "patient_draws", "JumpPools"]
 
 #: Replicates per chunk. Fixed, so that results never depend on how chunks are spread over workers.
 CHUNK_SIZE = 2000
@@ -74,9 +75,52 @@ def seed_record(root: np.random.SeedSequence) -> tuple[int, tuple[int, ...]]:
     return int(entropy), tuple(int(k) for k in root.spawn_key)
 
 
-def chunk_bounds(n_replicates: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` covering ``range(n_replicates)`` in fixed-size chunks."""
-    return [(s, min(s + chunk_size, n_replicates)) for s in range(0, n_replicates, chunk_size)]
+class ChunkBounds(Sequence[tuple[int, int]]):
+    """``(start, stop)`` of each chunk of ``range(n_replicates)``, computed when asked for: a run of 10**9
+    replicates does not build a list of half a million pairs before it starts (``len``, indexing, slicing and
+    iteration work as on the list it stands for)."""
+
+    __slots__ = ("n_replicates", "chunk_size")
+
+    def __init__(self, n_replicates: int, chunk_size: int) -> None:
+        self.n_replicates, self.chunk_size = n_replicates, chunk_size
+
+    def __len__(self) -> int:
+        return -(-self.n_replicates // self.chunk_size) if self.n_replicates > 0 else 0
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        count = len(self)
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError("chunk index out of range")
+        start = index * self.chunk_size
+        return start, min(start + self.chunk_size, self.n_replicates)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n_replicates, self.chunk_size):
+            yield start, min(start + self.chunk_size, self.n_replicates)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChunkBounds):
+            return list(self) == list(other)
+        return isinstance(other, (list, tuple)) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"chunk_bounds({self.n_replicates}, {self.chunk_size})"
+
+
+def chunk_bounds(n_replicates: int, chunk_size: int = CHUNK_SIZE) -> ChunkBounds:
+    """``(start, stop)`` pairs covering ``range(n_replicates)`` in fixed-size chunks, as a lazy sequence."""
+    return ChunkBounds(int(n_replicates), int(chunk_size))
 
 
 def chunk_streams(root: np.random.SeedSequence, chunk_index: int) -> dict[str, np.random.Generator]:
