@@ -44,7 +44,7 @@ from ..engines.enrolment import block_patterns
 from ..exceptions import invalid
 from ..model import CR, PR, DiseaseModel, Trial
 from ..model.validation import check_choice, check_count, check_level, check_positive, check_probability
-from ..stats.posteriors import Beta, BetaMixture, Gamma, parse_beta_prior, robust_mixture
+from ..stats.posteriors import Beta, Gamma, parse_beta_prior, robust_mixture
 from .analytic import AnalyticPower, arm_survival, average_hazard_ratio, deaths_by_arm, observe, reach_of, \
     resolve_horizon, response_probability
 from .bayes_rules import BinaryBayesRule, SingleArmBayesRule, borrowing_prior

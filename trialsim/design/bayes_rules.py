@@ -36,6 +36,7 @@ import numpy as np
 from scipy import stats
 
 from ..exceptions import invalid
+from ..model.validation import check_count, check_level
 from ..stats.posteriors import (Beta, BetaMixture, BinaryPrior, power_prior_beta, prob_greater,
                                        prob_greater_table, robust_mixture, uniform)
 
@@ -51,16 +52,13 @@ def _prior(field_name: str, prior) -> BinaryPrior:
 
 
 def _size(field_name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 5000:
-        raise invalid(field_name, "must be an integer in [1, 5000]", value)
-    return int(value)
+    """An arm size in 1..5000 (trialsim.model.validation)."""
+    return check_count(field_name, value, minimum=1, maximum=5000)
 
 
 def _threshold(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or not 0.0 < value < 1.0:
-        raise invalid("threshold", "must be strictly between 0 and 1", value)
-    return float(value)
+    """A threshold in (0, 1) (trialsim.model.validation)."""
+    return check_level("threshold", value)
 
 
 def _rates(field_name: str, p) -> np.ndarray:

@@ -30,7 +30,6 @@ the same values whenever no probability equals a threshold exactly.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -38,6 +37,7 @@ import numpy as np
 from scipy import special, stats
 
 from ..exceptions import invalid
+from ..model.validation import check_count, check_level, check_probability
 from ..stats.posteriors import Beta, BetaMixture, BinaryPrior
 
 __all__ = ["final_success_threshold", "predictive_probability", "predictive_probabilities", "PredictiveDesign",
@@ -45,19 +45,13 @@ __all__ = ["final_success_threshold", "predictive_probability", "predictive_prob
 
 
 def _prob(field_name: str, value, *, closed: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        and math.isfinite(value) and ((0.0 <= value <= 1.0) if closed else (0.0 < value < 1.0))
-    if not ok:
-        raise invalid(field_name, "must be in [0, 1]" if closed else "must be strictly between 0 and 1", value)
-    return float(value)
+    """A probability in [0, 1] (``closed``) or in (0, 1) (trialsim.model.validation)."""
+    return check_probability(field_name, value) if closed else check_level(field_name, value)
 
 
 def _int(field_name: str, value, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
-            or (high is not None and value > high):
-        rule = f"must be an integer >= {low}" if high is None else f"must be an integer in [{low}, {high}]"
-        raise invalid(field_name, rule, value)
-    return int(value)
+    """An integer in ``low .. high`` (trialsim.model.validation)."""
+    return check_count(field_name, value, minimum=low, maximum=high)
 
 
 def _prior(prior) -> BinaryPrior:

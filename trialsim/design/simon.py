@@ -31,7 +31,6 @@ Reference: Simon R. Optimal two-stage designs for phase II clinical trials. Cont
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -39,17 +38,16 @@ import numpy as np
 from scipy import stats
 
 from ..exceptions import TrialsimWarning, invalid
+from ..model.validation import check_level
 
 __all__ = ["SimonDesign", "simon_design", "simon_oc", "single_stage_n"]
 
 _TOL = 1e-12
 
 
-def _prob(field: str, value, *, open_low: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or not (0.0 < value < 1.0):
-        raise invalid(field, "must be a probability strictly between 0 and 1", value)
-    return float(value)
+def _prob(field: str, value) -> float:
+    """A probability in (0, 1) (trialsim.model.validation)."""
+    return check_level(field, value)
 
 
 def _check_inputs(p0, p1, alpha, power) -> tuple[float, float, float, float]:

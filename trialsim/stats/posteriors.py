@@ -38,6 +38,7 @@ import numpy as np
 from scipy import integrate, optimize, special, stats
 
 from ..exceptions import invalid
+from ..model.validation import check_count, check_nonnegative, check_positive, check_probability
 
 __all__ = ["Beta", "Gamma", "BetaMixture", "GammaMixture", "BinaryPrior", "HazardPrior", "uniform", "jeffreys",
            "parse_beta_prior", "power_prior_beta", "power_prior_gamma", "robust_mixture", "prob_greater",
@@ -50,33 +51,13 @@ def _out(value):
     return float(arr) if arr.ndim == 0 else arr
 
 
-def _positive(field: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
-        raise invalid(field, "must be a finite number > 0", value)
-    return float(value)
+# the package's validators (trialsim.model.validation), under the names this module uses
+_positive, _nonneg, _unit = check_positive, check_nonnegative, check_probability
 
 
 def _count(field: str, value, upper: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise invalid(field, "must be an integer >= 0", value)
-    if upper is not None and value > upper:
-        raise invalid(field, f"must be <= {upper}", value)
-    return int(value)
-
-
-def _nonneg(field: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0:
-        raise invalid(field, "must be a finite number >= 0", value)
-    return float(value)
-
-
-def _unit(field: str, value) -> float:
-    value = _nonneg(field, value)
-    if value > 1:
-        raise invalid(field, "must be in [0, 1]", value)
-    return value
+    """An integer >= 0 (at most ``upper``)."""
+    return check_count(field, value, minimum=0, maximum=upper)
 
 
 @dataclass(frozen=True)
