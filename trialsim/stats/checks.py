@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import DegenerateStatisticWarning, invalid
 
-__all__ = ["as_times", "as_events", "as_codes", "as_labels", "check_same_shape", "warn_degenerate"]
+__all__ = ["as_times", "as_events", "as_codes", "as_labels", "check_same_shape", "warn_degenerate",
+           "quiet_degenerate"]
+
+#: Kinds of numpy dtype read as numbers: booleans, integers, floats (not complex, dates or durations).
+_REAL = "biuf"
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...] | int:
@@ -27,8 +34,8 @@ def _element(name: str, where: tuple[int, ...] | int) -> str:
 def as_times(name: str, value: Any, *, ndim: int) -> np.ndarray:
     """Float64 array of ``ndim`` dimensions, finite and >= 0 (``-0.0`` becomes ``+0.0``)."""
     arr = np.asarray(value)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise invalid(name, "must be a numeric array", f"dtype {arr.dtype}")
+    if arr.dtype.kind not in _REAL:  # complex times are refused, not truncated to their real part
+        raise invalid(name, "must be a numeric array of real numbers", f"dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim != ndim:
         raise invalid(name, f"must be a {ndim}-D array", f"shape {arr.shape}")
@@ -49,7 +56,7 @@ def as_events(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise invalid(name, f"must have the shape of `time` {shape}", f"shape {arr.shape}")
     if arr.dtype == bool:
         return arr
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype.kind not in _REAL:
         raise invalid(name, "must hold 0/1 or booleans", f"dtype {arr.dtype}")
     ok = (arr == 0) | (arr == 1)
     if not ok.all():
@@ -85,6 +92,7 @@ def as_codes(name: str, value: Any, shape: tuple[int, ...], *, n_codes: int | No
 
 def as_labels(name: str, value: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct labels of a 1-D array of length ``n`` and each element's code into them."""
+    _check_one_kind(name, value)
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise invalid(name, f"must be 1-D with the length of `time` ({n})", f"shape {arr.shape}")
@@ -97,12 +105,63 @@ def as_labels(name: str, value: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return labels, codes.reshape(-1).astype(np.int64)
 
 
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "booleans"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "numbers"
+    if isinstance(value, (str, np.str_)):
+        return "strings"
+    return type(value).__name__
+
+
+def _check_one_kind(name: str, value: Any) -> None:
+    """Labels all of one kind: numbers, strings or booleans. Mixed, numpy would turn ``[1, "1"]`` into two equal
+    strings and ``[True, 1]`` into two equal integers, merging groups that differ."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return
+    try:
+        objects = np.asarray(value, dtype=object)
+    except (TypeError, ValueError):
+        return  # not array-like: the shape check names it
+    if objects.ndim != 1:
+        return
+    kinds = {_label_kind(v) for v in objects.tolist() if v is not None}
+    if len(kinds) > 1:
+        raise invalid(name, "must hold labels of one type (numbers, strings or booleans)",
+                      " and ".join(sorted(kinds)))
+
+
 def check_same_shape(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    raw = np.asarray(value)
+    if raw.dtype.kind not in _REAL:
+        raise invalid(name, "must be a numeric array of real numbers", f"dtype {raw.dtype}")
+    arr = np.asarray(raw, dtype=np.float64)
     if arr.shape != shape:
         raise invalid(name, f"must have the shape of `time` {shape}", f"shape {arr.shape}")
     return arr
 
 
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def quiet_degenerate() -> Iterator[None]:
+    """Within the block, and in this thread only, :func:`warn_degenerate` issues nothing.
+
+    ``warnings.catch_warnings`` changes the process's one list of filters, so blocks of it running at once in
+    several threads (chunks under ``--backend threading``) undo each other's filters: warnings they meant to hide
+    reach stderr, and a filter can stay behind after the run. This flag is per thread.
+    """
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
+
+
 def warn_degenerate(message: str, *, stacklevel: int = 3) -> None:
+    if getattr(_quiet, "on", False):
+        return
     warnings.warn(message, DegenerateStatisticWarning, stacklevel=stacklevel)
