@@ -265,3 +265,14 @@ def test_look_logrank_is_logrank_batch_bit_for_bit(strata, horizon):
     np.testing.assert_array_equal(degenerate, ref.degenerate)
     np.testing.assert_array_equal(deaths, np.rint(ref.observed))
     assert degenerate[0] and z[0] == 0.0
+
+
+@settings(max_examples=40)
+@given(st.lists(st.floats(-4, 4).map(lambda x: round(x, 2)), min_size=30, max_size=150),
+       st.floats(0.01, 0.2), st.floats(0.0, 0.2))
+def test_more_alpha_never_raises_a_calibrated_bound(values, alpha, more):
+    # monotone in the alpha spent: spending more lets at least as many trials cross, so the bound is no higher
+    z = np.array(values)[:, None]
+    (low_alpha,), _ = calibrate_bounds(z, [alpha], sided=2)
+    (high_alpha,), _ = calibrate_bounds(z, [min(alpha + more, 0.99)], sided=2)
+    assert high_alpha <= low_alpha

@@ -342,6 +342,8 @@ def looks_text(res, scenario, *, null: bool = False) -> str:
         limits.append(f"the trial ends by week {trial.max_duration:g}")
     lines.append(f"  enrolled   {res.mean_enrolled:.2f} patients on average when the trial ended (s.e. "
                  f"{res.mean_enrolled_se:.2f}); {'; '.join(limits)}")
+    lines.append(f"  s.e.       of the mean deaths {res.mean_deaths_se:.3f}, of the mean week of the analysis "
+                 f"{res.mean_duration_se:.3f}")
     if res.target_events is not None:
         lines.append(f"  short      {res.short_of_events:,} of {res.result.n_replicates:,} trials ended with fewer "
                      f"than {res.target_events} deaths (follow-up over, or the maximum duration, first)")
