@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..engines.seeding import Seed, root_sequence, seed_record
-from ..exceptions import invalid
+from ..exceptions import InputError, invalid
 from ..model import DiseaseModel, Trial
 from ..model.display import Tabular
-from ..model.validation import check_count, check_level
+from ..model.validation import MAX_N, check_count, check_level, check_type
 from .analytic import AnalyticPower
 from .rules import Design, DesignOutcome, SingleArmDesign, TwoArmDesign
 
@@ -151,10 +151,26 @@ def _default_model(trial: Trial | None) -> DiseaseModel:
     return default_model(float(trial.follow_up) if trial is not None else 8.0)
 
 
+def _check_arguments(model, trial, design, progress) -> None:
+    """The public functions' object arguments: ``TypeError`` naming the argument (not an ``AttributeError``
+    from deep inside the run)."""
+    if model is not None:
+        check_type("model", model, DiseaseModel)
+    if trial is not None:
+        check_type("trial", trial, Trial)
+    if design is not None and (isinstance(design, type) or not all(
+            callable(getattr(design, name, None)) for name in
+            ("prepare_trial", "simulated_trials", "analyse", "analytic_power"))):  # an instance, not the class
+        raise TypeError(f"`design` must be a design such as TwoArmDesign, SingleArmDesign or HistoricalControlDesign "
+                        f"(got {type(design).__name__})")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"`progress` must be callable as progress(done, total) or None (got {type(progress).__name__})")
+
+
 def power(model: DiseaseModel | None = None, trial: Trial | None = None, design: Design | None = None, *,
           n: int | None = None, n_replicates: int = 10_000, seed: Seed = None, n_jobs: int | None = None,
           backend: Backend = "loky", scheduler: str | None = None, engine: Engine = "auto",
-          progress: Callable[[int, int], None] | None = None) -> PowerResult:
+          progress: Callable[[int, int], None] | None = None, timeout: float | None = None) -> PowerResult:
     """Simulated power of ``design`` for ``trial`` under ``model``.
 
     Parameters
@@ -167,12 +183,19 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
         Analysis rule (default: :class:`~trialsim.designs.TwoArmDesign`, log-rank, two-sided 0.05).
     n
         Trial size; replaces ``trial.n`` when both are given.
-    n_replicates, seed, n_jobs, backend, scheduler, engine, progress
+    n_replicates, seed, n_jobs, backend, scheduler, engine, progress, timeout
         Passed to :func:`trialsim.montecarlo.run`.
 
     Returns
     -------
     PowerResult
+
+    Raises
+    ------
+    TypeError
+        When ``model``, ``trial``, ``design`` or ``progress`` is not what it must be.
+    InputError
+        For a bad value (and a run that cannot fit in memory), naming the argument or field.
 
     Notes
     -----
@@ -191,7 +214,10 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     """
     from .montecarlo import run
 
+    _check_arguments(model, trial, design, progress)
     n_replicates = check_count("n_replicates", n_replicates)
+    if n is not None:
+        check_count("n", n)
     design = TwoArmDesign() if design is None else design
     if trial is None:
         from ..model import default_trial
@@ -203,7 +229,7 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
         trial = replace(trial, n=n)
     model = _default_model(trial) if model is None else model
     mc = run(model, trial, design, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, backend=backend,
-             scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False)
+             scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=False, timeout=timeout)
     analytic = design.analytic_power(model, trial)
     return _summarise(mc, model, trial, design, analytic)
 
@@ -272,7 +298,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
                 trial: Trial | None = None, n_replicates: int = 10_000, seed: Seed = None,
                 n_min: int | None = None, n_max: int = 2000, n_jobs: int | None = None, backend: Backend = "loky",
                 scheduler: str | None = None, engine: Engine = "auto",
-                progress: Callable[[int, int], None] | None = None) -> SampleSizeResult:
+                progress: Callable[[int, int], None] | None = None, timeout: float | None = None) -> SampleSizeResult:
     """Smallest n (a multiple of the allocation block) whose simulated power reaches ``target_power``.
 
     Parameters
@@ -289,7 +315,10 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
         Root seed (an integer, a ``SeedSequence``, a ``Generator`` or ``None``), the same at every n: patient k
         of replicate r gets the same numbers at every n (common random numbers across n).
     n_min, n_max
-        Search range (``n_min`` default: one block, or the target events for event-driven analyses).
+        Search range (``n_min`` default: one block, or the target events for event-driven analyses); ``n_max``
+        at most :data:`trialsim.model.validation.MAX_N`.
+    n_jobs, backend, scheduler, engine, progress, timeout
+        Passed to :func:`trialsim.montecarlo.run`.
 
     Returns
     -------
@@ -310,8 +339,10 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     """
     from .montecarlo import run
 
+    _check_arguments(model, trial, design, progress)
     target_power = check_level("target_power", target_power)
     n_replicates = check_count("n_replicates", n_replicates)
+    check_count("n_max", n_max, maximum=MAX_N)
     if trial is None:
         from ..model import default_trial
 
@@ -327,6 +358,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     n_lo = floor if n_min is None else max(floor, block * math.ceil(n_min / block))
     n_max = check_count("n_max", n_max, minimum=n_lo)
     n_hi = block * (int(n_max) // block)
+    _check_search_memory(model, template, design, n_hi, n_replicates, engine, backend)
     # One root at every n: patient k of replicate r draws the same numbers whatever n is
     root = root_sequence(seed)
     entropy, spawn_key = seed_record(root)
@@ -337,7 +369,8 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
         key = (n, reps)
         if key not in cache:
             mc = run(model, _sized(template, n), design, n_replicates=reps, seed=root, n_jobs=n_jobs,
-                     backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True)
+                     backend=backend, scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True,
+                     timeout=timeout)
             assert mc.outcome is not None
             cache[key] = mc.outcome
         return cache[key]
@@ -382,6 +415,24 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
                             spawn_key=spawn_key,
                             block=block, design=design.describe(template), n_smallest=n_smallest, n_stable=n_stable,
                             checked_up_to=checked, evaluations=evaluations, converged=converged, note=note)
+
+
+def _check_search_memory(model, template, design, n_hi, n_replicates, engine, backend) -> None:
+    """Before the search: a chunk at the largest n searched must fit in memory (else ``n_max`` is named with what
+    fits), and so must the outcomes the search keeps (two trial sizes at ``n_replicates`` and a few at 2,000)."""
+    from .montecarlo import check_memory, choose_engine
+
+    largest = _sized(template, n_hi)
+    pairs = [(m, t, choose_engine(m, t, detail=design.needs_detail and k == 0, engine=engine))
+             for k, (m, t) in enumerate(design.simulated_trials(model, largest))]
+    try:  # the search keeps the outcomes at n and n - block, and at a few more sizes while it searches
+        check_memory(pairs, n_replicates=n_replicates, workers=1, keep_outcomes=True, chunks_here=backend != "dask",
+                     outcomes_per_replicate=4)
+    except InputError as exc:
+        if exc.field != "Trial.n":
+            raise
+        raise InputError(str(exc).replace("`Trial.n`", "`n_max`", 1), field="n_max", value=exc.value,
+                         rule=exc.rule) from None
 
 
 def _search(simulate, start: int, coarse: int, full: int, target: float, block: int, n_lo: int,

@@ -19,9 +19,70 @@ from ..exceptions import invalid
 
 __all__ = ["is_number", "check_number", "check_positive", "check_nonnegative", "check_probability", "check_level",
            "check_count",
-           "check_choice", "check_flag", "check_increasing", "check_numbers", "check_type"]
+           "check_choice", "check_flag", "check_increasing", "check_numbers", "check_type", "Range", "LIMITS",
+           "MAX_N", "MAX_REPLICATES", "MAX_BLOCK_SIZE", "MAX_SEED", "check_in_range"]
 
 T = TypeVar("T")
+
+# ------------------------------------------------------------------------------------------ documented limits
+#
+# The ranges inside which the command line and scenario files accept a value (docs/cli.md, "Limits"): wide
+# enough for any trial this package is for, narrow enough that no number overflows, no table grows without
+# bound and the calibration converges. The library's own classes accept wider values where they still work.
+
+#: Largest trial (patients, all arms); a run must also fit in memory (trialsim.design.montecarlo.check_memory).
+MAX_N = 100_000
+#: Most simulated trials in one run (a chunk of 2,000 takes about 0.05 s: 10**9 is a week of one core's work).
+MAX_REPLICATES = 1_000_000_000
+#: Largest permuted block.
+MAX_BLOCK_SIZE = 10_000
+#: Largest seed: 128 bits, as much entropy as a fresh seed holds.
+MAX_SEED = 2 ** 128 - 1
+
+
+class Range:
+    """A closed interval ``[low, high]`` of a kind of value, optionally with 0 allowed below it (a dropout
+    hazard is 0 or at least ``low``)."""
+
+    __slots__ = ("low", "high", "zero", "what")
+
+    def __init__(self, low: float, high: float, what: str, *, zero: bool = False) -> None:
+        self.low, self.high, self.what, self.zero = low, high, what, zero
+
+    def __contains__(self, value: object) -> bool:
+        if not is_number(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+            return False
+        x = float(value)  # type: ignore[arg-type]
+        return (self.zero and x == 0) or self.low <= x <= self.high
+
+    @property
+    def rule(self) -> str:
+        zero = "0 or " if self.zero else ""
+        return f"must be {zero}a number in [{self.low:g}, {self.high:g}] ({self.what})"
+
+    def __repr__(self) -> str:
+        return f"Range({self.low!r}, {self.high!r}, zero={self.zero})"
+
+
+#: Ranges by kind of value (weeks from entry, calendar weeks, rates per week, ratios, probabilities).
+LIMITS: dict[str, Range] = {
+    "weeks": Range(0.01, 1040.0, "weeks, 20 years"),               # follow-up, parametric horizon
+    "ctdmas_horizon": Range(1.0, 520.0, "weeks; the calibration needs 1 to 520"),
+    "calendar": Range(0.01, 100_000.0, "calendar weeks"),           # analysis time
+    "accrual_rate": Range(0.001, 100_000.0, "patients per week"),
+    "dropout": Range(1e-6, 100.0, "per week", zero=True),
+    "median": Range(0.001, 1_000_000.0, "weeks"),
+    "hazard_ratio": Range(0.001, 1000.0, "treatment / control"),
+    "survival": Range(1e-6, 1 - 1e-6, "a survival probability"),
+}
+
+
+def check_in_range(field: str, value: Any, kind: str) -> float:
+    """``value`` if it lies in the documented range of ``kind`` (:data:`LIMITS`), else ``InputError``."""
+    limits = LIMITS[kind]
+    if value not in limits:
+        raise invalid(field, limits.rule, value)
+    return float(value)
 
 
 def is_number(value: Any) -> bool:
