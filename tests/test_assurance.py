@@ -286,3 +286,12 @@ def test_group_sequential_designs():
     looks = SequentialDesign(base=base, model=MODEL, fractions=(0.5, 1.0), calibrate=True, calibration_replicates=500)
     first, again = (assurance(MODEL, default_trial(40), looks, **kwargs) for _ in range(2))
     assert np.array_equal(first.draw_powers, again.draw_powers) and "2 looks" in first.design
+
+
+def test_no_benefit_of_a_single_arm_against_a_fixed_rate_is_exact():
+    from trialsim.design.rules import SingleArmDesign
+
+    r = assurance(n=20, design=SingleArmDesign(), n_draws=4, trials_per_draw=10, point_replicates=100, seed=1,
+                  n_jobs=1)
+    assert r.no_benefit_method == "exact"
+    assert r.probability_no_benefit == pytest.approx(stats.beta.cdf(0.62, 19.5, 1.5), rel=1e-10)   # P(S_T <= 0.62)

@@ -120,6 +120,9 @@ def _text(result, scenario, prior) -> str:
         f"{result.point_standard_error:.4f}, {result.point_replicates:,} trials; analytic "
         f"{result.analytic_power_at_point_estimate:.4f})",
         f"  deaths     {result.mean_deaths:.2f} per trial on average over the draws"]
+    if scenario.model.is_parametric:
+        lines.append("  note       the parametric arms take their survival at the horizon from the draws (the scenario's "
+                     "values are not used)")
     if result.n_clipped:
         lines.append(f"  note       {result.n_clipped} drawn response rates were beyond the model's reach and set to "
                      "the nearest reachable value")

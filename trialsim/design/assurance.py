@@ -51,6 +51,7 @@ from ..model.validation import check_choice, check_count, check_nonnegative, che
 from ..stats.posteriors import Beta, parse_beta_prior, prob_greater
 from . import truth_sampler
 from .montecarlo import BACKENDS, SECONDARY_KEY, Backend, Engine, execute
+from .bayes_design import BayesSingleArmDesign
 from .rules import Design, SingleArmDesign, TwoArmDesign
 from .truths import ArmTruths, arm_probabilities, scale_response, scale_survival, truth_model
 
@@ -299,12 +300,16 @@ def _unit_scale(truth: ArmTruths, base) -> ArmTruths | None:
 def _no_benefit(model, design, prior, effect_scale, draws, arms, level, week) -> tuple[float, str]:
     """P(true effect null or harmful) under the design prior: exact for survival comparisons, else the draws."""
     post_t, post_c = prior.survival()
-    if level is None and not isinstance(design, SingleArmDesign):
+    fixed = getattr(design, "null_survival", None) if isinstance(design, (SingleArmDesign, BayesSingleArmDesign)) \
+        else None
+    if level is None and fixed is None:
         if effect_scale == 0:
             return 1.0, "exact"
         return 1.0 - prob_greater(post_t, post_c), "exact"    # S_T' <= S_C iff S_T <= S_C when F > 0
-    if level is None:
-        return float(np.mean(draws["treatment"] <= design.null_survival)), "draws"
+    if level is None:                                          # a single arm against a fixed rate
+        if effect_scale == 1.0:
+            return float(post_t.cdf(fixed)), "exact"
+        return float(np.mean(draws["treatment"] <= fixed)), "draws"
     strata = model.baseline.strata()
     rates = []
     for arm, truth in zip(model.arms, arms):
