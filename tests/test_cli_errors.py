@@ -78,6 +78,108 @@ CASES = [
     (["simulate", "--out", "{tmp}/dir.csv"], "--out", "must be a regular file"),
     (["simulate", "--out", "{tmp}/t.csv", "--events-log", "{tmp}/t.csv", "--engine", "des"], "--events-log",
      "must differ from --out"),
+    # hostile input (tests/test_hostile_*.py has the behaviour behind each)
+    # ... bounded resources, checked before any work
+    (["power", "--reps", "1000000000000"], "--reps", "must be a positive integer at most 1,000,000,000"),
+    (["power", "--n", "100002"], "--n", "must be a positive integer at most 100,000"),
+    (["sample-size", "--n-max", "1000000"], "--n-max", "must be a positive integer at most 100,000"),
+    (["simulate", "--block-size", "1000000"], "--block-size", "must be a positive integer at most 10,000"),
+    (["simulate", "--reps", "900000000"], "--reps", "must be at most"),
+    (["calibrate", "--check", "--reps", "900000000"], "--reps", "must be at most"),
+    (["power", "--seed", str(2 ** 128)], "--seed", "must be an integer in 0.."),
+    (["power", "--allocation", "1001:1"], "--allocation", "must be one or two positive integers"),
+    # ... numbers are ASCII
+    (["power", "--n", "\uff14\uff10"], "--n", "must be a positive integer"),
+    (["power", "--n", "4_0"], "--n", "must be a positive integer"),
+    (["power", "--n", " 40"], "--n", "must be a positive integer"),
+    (["power", "--alpha", "0.0_5"], "--alpha", "must be a number"),
+    (["power", "--alpha", "nan"], "--alpha", "must be a number"),
+    (["power", "--sided", "\uff12"], "--sided", "must be one of 1, 2"),
+    (["power", "--allocation", "\uff11:1"], "--allocation", "must be one or two positive integers"),
+    (["power", "--grid", "n=\uff12\uff10:40:10"], "--grid", "must hold numbers in start:stop:step"),
+    (["power", "--grid", "n=20,4_0"], "--grid", "values must be a positive integer"),
+    # ... extreme numbers: a documented range, not a traceback
+    (["power", "--horizon", "1e-308"], "--horizon", "must be a number in [0.01, 1040]"),
+    (["power", "--horizon", "0.5"], "--horizon", "must be a number in [1, 520]"),
+    (["power", "--hazard-ratio", "1e308", "--control-survival", "0.6"], "--hazard-ratio",
+     "must be a number in [0.001, 1000]"),
+    (["power", "--control-median", "1e308", "--hazard-ratio", "0.5"], "--control-median",
+     "must be a number in [0.001, 1e+06]"),
+    (["power", "--control-median", "0.01", "--hazard-ratio", "0.5"], "--control-median",
+     "must give the control arm a survival at the horizon"),
+    (["power", "--control-survival", "0.6", "--hazard-ratio", "900"], "--hazard-ratio",
+     "must give the treatment arm a survival at the horizon"),
+    (["power", "--control-survival", "0.9999999999999999", "--hazard-ratio", "0.5"], "--control-survival",
+     "must be a number in [1e-06, 0.999999]"),
+    (["power", "--analysis-time", "1e308"], "--analysis-time", "must be a number in [0.01, 100000]"),
+    (["power", "--accrual-rate", "1e-308"], "--accrual-rate", "must be a number in [0.001, 100000]"),
+    (["power", "--dropout", "1e-308"], "--dropout", "must be 0 or a number in [1e-06, 100]"),
+    (["power", "--dropout", "1e308"], "--dropout", "must be 0 or a number in [1e-06, 100]"),
+    (["simulate", "--follow-up", "1e308"], "--follow-up", "must be a number in [0.01, 1040]"),
+    (["simulate", "--horizon", "600"], "--horizon", "must be a number in [1, 520]"),
+    (["calibrate", "--horizon", "0.001"], "--horizon", "must be a number in [1, 520]"),
+    # ... options that contradict each other name both
+    (["power", "--design", "single-arm", "--allocation", "1:1"], "--allocation",
+     "and --design single-arm exclude each other"),
+    (["power", "--design", "two-arm", "--allocation", "2"], "--allocation", "and --design two-arm exclude each other"),
+    (["power", "--response-level", "cr"], "--response-level", "needs --endpoint response"),
+    (["power", "--endpoint", "survival-binary", "--response-level", "cr"], "--response-level",
+     "needs --endpoint response"),
+    (["power", "--grid", "n=20,40", "--grid", "n=60"], "--grid", "must be given once"),
+    (["power", "--grid", "n=20,,40"], "--grid", "must not hold an empty item"),
+    (["power", "--grid", "n=20,40,"], "--grid", "must not hold an empty item"),
+    (["power", "--grid", "n=0:1e308:1e-308"], "--grid", "must have at most 1000 points"),
+    (["power", "--grid", "endpoint=bogus"], "--grid", "values must be one of survival"),
+    (["power", "--grid", "timeout=1,2"], "--grid", "must vary an option"),
+    # ... dask: a malformed address is refused before connecting
+    (["power", "--backend", "dask", "--scheduler", "not a url"], "--scheduler", "must be a dask scheduler address"),
+    (["power", "--backend", "dask", "--scheduler", "http://127.0.0.1:8786"], "--scheduler",
+     "must be a dask scheduler address"),
+    (["power", "--backend", "dask", "--scheduler", "tcp://127.0.0.1"], "--scheduler", "(a host and a port)"),
+    (["power", "--backend", "dask", "--scheduler", "127.0.0.1:99999"], "--scheduler", "(a host and a port)"),
+    (["power", "--timeout", "0"], "--timeout", "must be a number of seconds in [1, 86400]"),
+    # ... scenario files: strict types, shapes and contradictions
+    (["power", "--scenario", "{tmp}/float_sided.toml"], "{tmp}/float_sided.toml: [design] sided", "must be one of 1, 2"),
+    (["power", "--scenario", "{tmp}/float_n.toml"], "{tmp}/float_n.toml: [trial] n", "must be an integer"),
+    (["power", "--scenario", "{tmp}/design_flag.toml"], "{tmp}/design_flag.toml: [design] stratified",
+     "must be true or false"),
+    (["power", "--scenario", "{tmp}/empty_allocation.toml"], "{tmp}/empty_allocation.toml: [trial] allocation",
+     "must hold one positive integer per arm"),
+    (["sample-size", "--scenario", "{tmp}/empty_allocation.toml"], "{tmp}/empty_allocation.toml: [trial] allocation",
+     "must hold one positive integer per arm"),
+    (["power", "--scenario", "{tmp}/deep.toml"], "{tmp}/deep.toml", "nested too deeply"),
+    (["power", "--scenario", "{tmp}/nested.toml"], "{tmp}/nested.toml: [model.ruxolitinib.response] deeper",
+     "is not a key of [model.ruxolitinib.response]"),
+    (["power", "--scenario", "{tmp}/huge.toml"], "{tmp}/huge.toml", "must be at most 1,000,000 bytes"),
+    (["power", "--scenario", "{tmp}/calendar.toml"], "{tmp}/calendar.toml: [trial] analysis_time",
+     "and analysis = 'complete' exclude each other"),
+    (["power", "--scenario", "{tmp}/events.toml"], "{tmp}/events.toml: [trial] target_events",
+     "and analysis = 'calendar' exclude each other"),
+    (["power", "--scenario", "{tmp}/same_arm.toml"], "{tmp}/same_arm.toml: [design] control_arm",
+     "must differ from the treatment arm"),
+    (["power", "--scenario", "{tmp}/instant.toml"], "{tmp}/instant.toml: [trial] accrual", "is not a key of [trial]"),
+    (["power", "--scenario", "{tmp}/name.toml"], "{tmp}/name.toml: name", "must be a string"),
+    (["power", "--scenario", "{tmp}/secret_value.toml"], "{tmp}/secret_value.toml: [trial] n", "must be an integer"),
+    (["power", "--scenario", "{tmp}/big_n.toml"], "{tmp}/big_n.toml: [trial] n", "must be at most 100,000"),
+    (["power", "--scenario", "{tmp}/horizon.toml"], "{tmp}/horizon.toml: [model] horizon",
+     "must be a number in [1, 520]"),
+    (["power", "--scenario", "{tmp}/median.toml"], "{tmp}/median.toml: [model] control_median",
+     "must be a number in [0.001, 1e+06]"),
+    (["power", "--scenario", "{tmp}/dropouts.toml"], "{tmp}/dropouts.toml: [trial] dropout_hazard",
+     "must be 0 or a number in [1e-06, 100]"),
+    (["power", "--scenario", "{tmp}/fifo.toml"], "--scenario", "must be a regular file"),
+    (["power", "--scenario", "/dev/null"], "--scenario", "must be a regular file"),
+    # ... output files: nothing but a regular file is replaced
+    (["simulate", "--out", ""], "--out", "must name a file"),
+    (["simulate", "--out", "{tmp}/fifo.csv"], "--out", "must be a regular file"),
+    (["simulate", "--out", "{tmp}/to_null.csv"], "--out", "must be a regular file"),
+    (["simulate", "--out", "{tmp}/to_dir.csv"], "--out", "must be a regular file"),
+    (["simulate", "--events-log", "{tmp}/fifo.csv", "--engine", "des"], "--events-log", "must be a regular file"),
+    (["simulate", "--out", "{tmp}/t.csv", "--events-log", "{tmp}/link_to_t.csv", "--engine", "des"], "--events-log",
+     "must differ from --out"),
+    (["power", "--grid", "n=20,40", "--out", "{tmp}/fifo.csv"], "--out", "must be a regular file"),
+    (["power", "--grid", "n=20,40", "--out", "{tmp}/dir.csv"], "--out", "must be a regular file"),
+    (["power", "--grid", "n=20,40", "--out", "{tmp}/"], "--out", "must name a file"),
 ]
 
 FILES = {
@@ -86,6 +188,24 @@ FILES = {
     "broken.toml": "[trial\nn = 40\n",
     "flag.toml": '[trial]\nn = 40\nstratified = "false"\n',
     "secret.toml": 'SECRET_API_KEY = "sk-0123456789abcdefghijklmnopqrstuvwxyz"\n',
+    "float_sided.toml": "[trial]\nn = 40\n[design]\nsided = 2.0\n",
+    "float_n.toml": "[trial]\nn = 40.0\n",
+    "design_flag.toml": '[trial]\nn = 40\n[design]\nstratified = "true"\n',
+    "empty_allocation.toml": "[trial]\nn = 40\nallocation = []\n",
+    "deep.toml": "x = " + "[" * 5000 + "]" * 5000 + "\n",
+    "nested.toml": "[trial]\nn = 40\n[model.ruxolitinib.response.deeper.still]\nx = 1\n",
+    "huge.toml": "# padding\n" * 200_000,
+    "calendar.toml": '[trial]\nn = 40\nanalysis = "complete"\nanalysis_time = 4.0\n',
+    "events.toml": '[trial]\nn = 40\nanalysis = "calendar"\nanalysis_time = 4.0\ntarget_events = 3\n',
+    "same_arm.toml": ('[trial]\nn = 20\nallocation = [1]\n[design]\nkind = "historical_control"\narm = 0\n'
+                      'control_arm = 0\n'),
+    "instant.toml": '[trial]\nn = 40\naccrual = "instant"\naccrual_rate = 2.0\n',
+    "name.toml": "name = [1, 2]\n[trial]\nn = 40\n",
+    "secret_value.toml": '[trial]\nn = "sk-0123456789abcdefghijklmnopqrstuvwxyz"\n',
+    "big_n.toml": "[trial]\nn = 1000000\n",
+    "horizon.toml": "[model]\nhorizon = 1e-308\n[trial]\nn = 40\n",
+    "median.toml": '[model]\nkind = "parametric"\ncontrol_median = 1e308\nhazard_ratio = 0.5\n[trial]\nn = 40\n',
+    "dropouts.toml": "[trial]\nn = 40\ndropout_hazard = [0.0, 1e308]\n",
 }
 
 
@@ -94,6 +214,11 @@ def tmp(tmp_path):
     for name, text in FILES.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "dir.csv").mkdir()
+    os.mkfifo(tmp_path / "fifo.toml")
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "to_null.csv").symlink_to("/dev/null")
+    (tmp_path / "to_dir.csv").symlink_to(tmp_path / "dir.csv")
+    (tmp_path / "link_to_t.csv").symlink_to(tmp_path / "t.csv")
     return str(tmp_path)
 
 

@@ -38,7 +38,8 @@ from .design.rules import Design, HistoricalControlDesign, SingleArmDesign, TwoA
 from .design.sequential import SCENARIO_KEYS, SequentialDesign, with_looks
 from .exceptions import SHOWN, SHOWN_FROM_FILE, SHOWN_PATH, InputError, invalid
 from .model import Accrual, BaselineMix, DiseaseModel, Infection, ParametricArm, ResponseProcess, Taper, Trial
-from .model.validation import check_nonnegative, check_positive
+from .model.validation import (LIMITS, MAX_BLOCK_SIZE, MAX_N, check_in_range, check_nonnegative, check_positive,
+                               is_number)
 
 __all__ = ["Scenario", "load_scenario", "read_scenario", "build_scenario", "builtin_scenarios", "find_scenario",
            "parametric_model"]
@@ -91,16 +92,28 @@ def builtin_scenarios() -> dict[str, Any]:
     return {p.name[:-5]: p for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
 
 
+#: Largest scenario file read (a scenario is a few dozen lines; anything this big is not one).
+MAX_SCENARIO_BYTES = 1_000_000
+
+
 def find_scenario(name_or_path: str | Path) -> Any:
     """The file of a built-in scenario name, or ``name_or_path`` itself when it is an existing regular file."""
     text = str(name_or_path)
     builtin = builtin_scenarios()
     if text.replace("-", "_") in builtin:  # single-arm-rate and single_arm_rate both name a built-in
         return builtin[text.replace("-", "_")]
+    if not text or "\0" in text:
+        raise invalid("scenario", "must be a built-in scenario or a path", text, subject="--scenario",
+                      limit=SHOWN_PATH)
     path = Path(text)
-    if path.is_file():
+    try:
+        is_file, exists = path.is_file(), path.exists()
+    except OSError as exc:  # a name too long, a loop of links
+        raise invalid("scenario", f"must be a readable path ({exc.strerror or type(exc).__name__})", text,
+                      subject="--scenario", limit=SHOWN_PATH) from None
+    if is_file:
         return path
-    if path.exists():
+    if exists:
         raise invalid("scenario", "must be a regular file (a TOML scenario), not a directory, device or pipe", text,
                       subject="--scenario", limit=SHOWN_PATH)
     if path.suffix == ".toml" or "/" in text or "\\" in text:
@@ -113,11 +126,19 @@ def read_scenario(name_or_path: str | Path) -> tuple[dict, str]:
     """(raw TOML data, label of the source for messages)."""
     found = find_scenario(name_or_path)
     is_builtin = str(name_or_path).replace("-", "_") in builtin_scenarios()
-    label = f"scenario {str(name_or_path)!r}" if is_builtin else str(found)
+    label = f"scenario {str(name_or_path)!r}" if is_builtin else _text(str(found), limit=SHOWN_PATH)
     try:
-        data = tomllib.loads(found.read_text(encoding="utf-8"))
+        with found.open("rb") as fh:
+            raw = fh.read(MAX_SCENARIO_BYTES + 1)
+        if len(raw) > MAX_SCENARIO_BYTES:
+            raise invalid("scenario", f"must be at most {MAX_SCENARIO_BYTES:,} bytes (a scenario is a few lines)",
+                          "a larger file", subject=label)
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise invalid("scenario", "must be valid TOML", str(exc), subject=label) from None
+    except RecursionError:
+        raise invalid("scenario", "must be valid TOML of a scenario's shape (arrays or tables nested too deeply)",
+                      "a deeper nesting", subject=label) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise invalid("scenario", "must be a readable UTF-8 text file", type(exc).__name__, subject=label) from None
     return data, label
@@ -161,7 +182,7 @@ class _Hidden:
         self.kind = type(value).__name__
 
     def __repr__(self) -> str:
-        return f"a {self.kind}"
+        return f"{'an' if self.kind[:1] in 'aeiou' else 'a'} {self.kind}"
 
 
 def _table(data: Any, section: str, where: _Where) -> dict:
@@ -218,6 +239,18 @@ def parametric_model(*, horizon: float, control_survival: float | None = None, c
         treatment = ParametricArm.from_median(treatment_median)
     elif hazard_ratio is not None:
         treatment = control.with_hazard_ratio(hazard_ratio)
+    # Where an arm's survival at the horizon is 0 or 1 to the precision of a float, no test (and no formula)
+    # has anything to work on: refuse, naming the key that set the arm
+    survival = LIMITS["survival"]
+    given = {"control_survival": control_survival, "control_median": control_median,
+             "treatment_survival": treatment_survival, "treatment_median": treatment_median,
+             "hazard_ratio": hazard_ratio}
+    for arm, name, key in ((control, "control", given_c[0]), (treatment, "treatment", given_t[0])):
+        at_horizon = float(math.exp(-arm.hazards[0] * horizon)) if arm.hazards[0] * horizon < 745 else 0.0
+        if at_horizon not in survival:
+            raise invalid(key, f"must give the {name} arm a survival at the horizon (week {horizon:g}) in "
+                          f"[{survival.low:g}, {survival.high:g}]; it gives {at_horizon:.3g}",
+                          given[key])
     return DiseaseModel(arms=(treatment, control), arm_names=("treatment", "control"))
 
 
@@ -227,6 +260,7 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
     if kind not in ("ctdmas", "parametric"):
         raise invalid("kind", "must be 'ctdmas' or 'parametric'", kind, subject=where("model", "kind"))
     horizon = _number(table, "horizon", "model", where) if "horizon" in table else 8.0
+    _in_range(table, "horizon", "model", where, "weeks" if kind == "parametric" else "ctdmas_horizon")
     if kind == "parametric":
         for key in ("ruxolitinib", "control", "baseline"):
             if key in table:
@@ -341,6 +375,7 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
             options[(section, key)] = option
     where = _Where(source, options)
     _unknown(data, _TOP_KEYS, "", where)
+    _check_limits(data, where)
     model_table = _table(data.get("model", {}), "model", where)
     _unknown(model_table, _MODEL_KEYS, "model", where)
     horizon = _number(model_table, "horizon", "model", where) if "horizon" in model_table else 8.0
@@ -362,6 +397,63 @@ def build_scenario(data: dict, *, source: str = "<scenario>", overrides: dict | 
                     model=model, trial=trial, design=design, source=source)
 
 
-def _text(value: Any) -> str:
-    """A scenario's name or description as printed: one line, control characters escaped."""
-    return str(value).encode("unicode_escape").decode("ascii")
+def _text(value: Any, *, limit: int = 200) -> str:
+    """A scenario's name or description (or a file's path) as printed: one line, every character that does not
+    print (control characters, line and paragraph separators, bidirectional overrides) escaped, at most ``limit``
+    characters."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: Keys whose numbers must lie in a documented range (:data:`trialsim.model.validation.LIMITS`; docs/cli.md,
+#: "Limits"); the model's horizon depends on the kind of model (checked in _build_model).
+_RANGES = {("model", "control_survival"): "survival", ("model", "treatment_survival"): "survival",
+           ("model", "control_median"): "median", ("model", "treatment_median"): "median",
+           ("model", "hazard_ratio"): "hazard_ratio", ("trial", "follow_up"): "weeks",
+           ("trial", "analysis_time"): "calendar", ("trial", "accrual_rate"): "accrual_rate",
+           ("trial", "dropout_hazard"): "dropout", ("design", "null_survival"): "survival",
+           ("design", "horizon"): "weeks"}
+#: Keys whose integers have a largest value.
+_MAXIMA = {("trial", "n"): MAX_N, ("trial", "block_size"): MAX_BLOCK_SIZE, ("trial", "target_events"): MAX_N,
+           ("design", "n_historical"): MAX_N}
+
+
+def _in_range(table: dict, key: str, section: str, where: _Where, kind: str) -> None:
+    """``table[key]`` (each element of a list) within the range of ``kind``; values of the wrong type are left to
+    the model's own check, which names the type."""
+    if key not in table:
+        return
+    values = table[key] if isinstance(table[key], list) else [table[key]]
+    for value in values:
+        if is_number(value) and value > 0:  # 0 and below: the model's own check names its sign
+            try:
+                check_in_range(key, value, kind)
+            except InputError as exc:
+                raise where.error(exc, section, table) from None
+
+
+def _check_limits(data: dict, where: _Where) -> None:
+    """The documented ranges and largest counts, and keys that contradict each other, before anything is built."""
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise invalid(key, "must be a string", _Hidden(data[key]), subject=where("", key))
+    for (section, key), kind in _RANGES.items():
+        table = data.get(section)
+        if isinstance(table, dict):
+            _in_range(table, key, section, where, kind)
+    for (section, key), maximum in _MAXIMA.items():
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), int) and not isinstance(table[key], bool) \
+                and table[key] > maximum:
+            raise where.error(invalid(key, f"must be at most {maximum:,}", table[key]), section, table)
+    trial = data.get("trial")
+    if isinstance(trial, dict):
+        allocation = trial.get("allocation")
+        if isinstance(allocation, list) and any(isinstance(a, int) and a > 1000 for a in allocation):
+            raise where.error(invalid("allocation", "must hold integers of at most 1000", allocation), "trial", trial)
+        analysis = trial.get("analysis", "complete")
+        for key, needs in (("analysis_time", "calendar"), ("target_events", "events")):
+            if key in trial and isinstance(analysis, str) and analysis != needs:
+                raise invalid(key, f"and analysis = {analysis!r} exclude each other ({key} needs analysis = "
+                              f"{needs!r})", trial[key] if is_number(trial[key]) else _Hidden(trial[key]),
+                              subject=where("trial", key))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from typing import Any, NoReturn, TextIO
 
+from ..exceptions import SHOWN, show
+from ..model.validation import LIMITS, MAX_BLOCK_SIZE, MAX_N, MAX_REPLICATES, MAX_SEED
+
 __all__ = ["ArgumentParser", "OPTION_OF_FIELD", "error_line", "argparse_text", "number", "positive_float", "nonneg_float", "open_probability", "positive_int",
-           "nonneg_int", "jobs", "allocation", "Progress"]
+           "nonneg_int", "jobs", "allocation", "Progress", "parse_float", "parse_int", "in_range", "int_upto", "patients",
+           "replicates", "block_size", "sides", "cap_jobs", "Once", "timeout"]
 
 
 #: Library fields and arguments -> the option that sets them, for errors that reach the command line from the
@@ -42,7 +47,7 @@ def argparse_text(message: str) -> str:
     match = _ARGUMENT.match(message)
     if match is None:
         if message.startswith("unrecognized arguments: "):
-            return f"option must be one of this command's options (see --help) (got {message.split(': ', 1)[1]!r})"
+            return f"option must be one of this command's options (see --help) (got {show(message.split(': ', 1)[1])})"
         if message.startswith("the following arguments are required: "):
             return f"{message.split(': ', 1)[1]} is required (got none)"
         return message
@@ -51,7 +56,8 @@ def argparse_text(message: str) -> str:
     choice = _CHOICE.match(rest)
     if choice is not None:
         choices = ", ".join(c.strip().strip("'") for c in choice.group("choices").split(","))
-        return f"{option} must be one of {choices} (got {choice.group('value')})"
+        value = choice.group("value")
+        return f"{option} must be one of {choices} (got {value if len(value) <= SHOWN else value[:SHOWN - 3] + '...'})"
     if rest == "expected one argument":
         return f"{option} needs a value (got none)"
     if rest.startswith("ignored explicit argument "):
@@ -67,14 +73,35 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def _fail(rule: str, text: str) -> NoReturn:
-    raise argparse.ArgumentTypeError(f"{rule} (got {text!r})")
+    raise argparse.ArgumentTypeError(f"{rule} (got {show(text)})")
+
+
+#: Numbers as the command line takes them: ASCII digits only (Python's ``int`` and ``float`` also read
+#: full-width and other Unicode digits, ``4_0``, surrounding spaces, ``nan`` and ``infinity``).
+_INT = re.compile(r"[+-]?[0-9]{1,40}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
+#: Longest number text read (a longer one is refused before it is converted).
+_LONGEST = 64
+
+
+def parse_float(text: str) -> float | None:
+    """``text`` as a float if it is a plain ASCII decimal number (``12``, ``-0.5``, ``1e-3``), else None."""
+    if len(text) > _LONGEST or _FLOAT.fullmatch(text) is None:
+        return None
+    return float(text)
+
+
+def parse_int(text: str) -> int | None:
+    """``text`` as an int if it is a plain ASCII integer of at most 40 digits, else None."""
+    if _INT.fullmatch(text) is None:
+        return None
+    return int(text)
 
 
 def number(text: str) -> float:
     """A finite number."""
-    try:
-        value = float(text)
-    except ValueError:
+    value = parse_float(text)
+    if value is None:
         _fail("must be a number", text)
     if not math.isfinite(value):
         _fail("must be a finite number", text)
@@ -102,46 +129,110 @@ def open_probability(text: str) -> float:
     return value
 
 
-def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        _fail("must be a non-negative integer", text)
-    if value < 0:
-        _fail("must be a non-negative integer", text)
+def in_range(kind: str):
+    """The option type of a number in the documented range of ``kind`` (:data:`trialsim.model.validation.LIMITS`:
+    ``weeks``, ``calendar``, ``accrual_rate``, ``dropout``, ``median``, ``hazard_ratio``, ``survival``, ...)."""
+    limits = LIMITS[kind]
+
+    def parse(text: str) -> float:
+        value = number(text)
+        if limits.zero and value < 0:
+            _fail("must be a number >= 0", text)
+        if not limits.zero and value <= 0:
+            _fail("must be a number > 0", text)
+        if value not in limits:
+            _fail(limits.rule, text)
+        return value
+
+    parse.__name__ = f"number_{kind}"
+    return parse
+
+
+def _integer(text: str, rule: str, low: int, high: int) -> int:
+    value = parse_int(text)
+    if value is None or not low <= value <= high:
+        _fail(rule, text)
     return value
+
+
+def nonneg_int(text: str) -> int:
+    """A seed: an integer in 0 .. 2**128 - 1."""
+    return _integer(text, f"must be an integer in 0..{MAX_SEED}", 0, MAX_SEED)
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        _fail("must be a positive integer", text)
-    if value < 1:
-        _fail("must be a positive integer", text)
-    return value
+    """A positive integer (at most 40 digits); commands bound it further with :func:`int_upto`."""
+    return _integer(text, "must be a positive integer", 1, 10 ** 40)
+
+
+def int_upto(high: int, what: str = ""):
+    """The option type of an integer in ``1 .. high`` (``what`` says why the bound, for the message)."""
+    rule = f"must be a positive integer at most {high:,}" + (f" ({what})" if what else "")
+
+    def parse(text: str) -> int:
+        return _integer(text, rule, 1, high)
+
+    parse.__name__ = f"int_upto_{high}"
+    return parse
+
+
+#: ``--n``, ``--n-max``, ``--n-historical``, ``--events``, ``--target-events``.
+patients = int_upto(MAX_N)
+#: ``--reps``.
+replicates = int_upto(MAX_REPLICATES)
+#: ``--block-size``.
+block_size = int_upto(MAX_BLOCK_SIZE)
+
+
+def sides(text: str) -> int:
+    """``--sided``: 1 or 2."""
+    return _integer(text, "must be one of 1, 2", 1, 2)
 
 
 def jobs(text: str) -> int:
-    """A worker count: a positive integer, or -1 for all cores."""
-    try:
-        value = int(text)
-    except ValueError:
-        _fail("must be a positive integer or -1 (all cores)", text)
-    if value == 0 or value < -1:
+    """A worker count: a positive integer, or -1 for all cores (more than the cores is capped: :func:`cap_jobs`)."""
+    value = parse_int(text)
+    if value is None or value == 0 or value < -1:
         _fail("must be a positive integer or -1 (all cores)", text)
     return value
 
 
+def cap_jobs(prog: str, value: int | None, *, quiet: bool = False, file: TextIO | None = None) -> int | None:
+    """``--jobs`` capped at the number of cores, with a note on stderr (none with ``--quiet``)."""
+    cores = os.cpu_count() or 1
+    if value is None or value == -1 or value <= cores:
+        return value
+    if not quiet:
+        print(f"{prog}: note: --jobs {value} is more than this machine's {cores} cores; using {cores}",
+              file=file if file is not None else sys.stderr)
+    return cores
+
+
 def allocation(text: str) -> tuple[int, ...]:
-    """An allocation ratio such as ``1:1`` or ``2:1`` (one integer for a single arm)."""
-    try:
-        values = tuple(int(p) for p in text.replace("/", ":").split(":"))
-    except ValueError:
-        values = ()
-    if not 1 <= len(values) <= 2 or any(v < 1 for v in values):
+    """An allocation ratio such as ``1:1`` or ``2:1`` (one integer for a single arm), each part at most 1000."""
+    parts = text.replace("/", ":").split(":")
+    values = tuple(parse_int(p) for p in parts) if len(text) <= _LONGEST else (None,)
+    if not 1 <= len(values) <= 2 or any(v is None or not 1 <= v <= 1000 for v in values):
         _fail("must be one or two positive integers like 1:1 or 2:1", text)
-    return values
+    return values  # type: ignore[return-value]  # every part checked above
+
+
+def timeout(text: str) -> float:
+    """``--timeout``: seconds in [1, 86400]."""
+    value = number(text)
+    if not 1 <= value <= 86_400:
+        _fail("must be a number of seconds in [1, 86400]", text)
+    return value
+
+
+class Once(argparse.Action):
+    """An option that may be given once (a second ``--grid`` is an error, not silently the winner)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102 - argparse API
+        first = getattr(namespace, self.dest, None)
+        if first is not None:
+            parser.error(f"argument {option_string}: must be given once (got {show(first)} and then {show(values)})")
+        setattr(namespace, self.dest, values)
 
 
 class Progress:

@@ -11,9 +11,9 @@ import argparse
 import math
 import sys
 
-from .options import allocation as _allocation, jobs as _jobs, nonneg_float as _nonneg, \
-    nonneg_int as _seed, open_probability as _open_probability, positive_float as _positive, \
-    positive_int as _positive_int, Progress
+from .options import allocation as _allocation, jobs as _jobs, nonneg_int as _seed, \
+    open_probability as _open_probability, Progress, Once, in_range, parse_float, patients, replicates, sides, \
+    timeout as _timeout
 from ..exceptions import SHOWN_PATH, invalid
 from .files import check_output_path
 from .sequential import (add_look_options, apply_look_options, finish_scenario, run_looks_power, sample_size_seed,
@@ -44,36 +44,42 @@ def _common(p: argparse.ArgumentParser, *, conflict: bool = False) -> None:
     g.add_argument("--test", choices=_TESTS, help="the test (default: log-rank for survival, Fisher for binary "
                                                   "endpoints, exact binomial for the single arm)")
     g.add_argument("--alpha", type=_open_probability, help="type I error (default 0.05)")
-    g.add_argument("--sided", type=int, choices=(1, 2), help="1 (treatment better) or 2 sides (default 2)")
-    g.add_argument("--horizon", type=_positive, metavar="WEEKS",
+    g.add_argument("--sided", type=sides, help="1 (treatment better) or 2 sides (default 2)")
+    g.add_argument("--horizon", type=in_range("weeks"), metavar="WEEKS",
                    help="survival horizon and follow-up in weeks (default 8)")
-    g.add_argument("--events", type=_positive_int, metavar="E", help="analyse at the E-th death")
-    g.add_argument("--analysis-time", type=_positive, metavar="WEEKS", help="analyse at this calendar week")
+    g.add_argument("--events", type=patients, metavar="E", help="analyse at the E-th death")
+    g.add_argument("--analysis-time", type=in_range("calendar"), metavar="WEEKS",
+                   help="analyse at this calendar week")
     g.add_argument("--allocation", type=_allocation, metavar="T:C", help="allocation ratio treatment:control")
     g.add_argument("--stratified", action="store_true", default=None,
                    help="randomise (and analyse) within underlying disease")
-    g.add_argument("--accrual-rate", type=_positive, metavar="PER_WEEK",
+    g.add_argument("--accrual-rate", type=in_range("accrual_rate"), metavar="PER_WEEK",
                    help="Poisson accrual (default: everyone enrolled at week 0)")
-    g.add_argument("--dropout", type=_nonneg, metavar="HAZARD", help="loss to follow-up per week, both arms")
-    g.add_argument("--null-survival", type=_open_probability, metavar="S",
+    g.add_argument("--dropout", type=in_range("dropout"), metavar="HAZARD",
+                   help="loss to follow-up per week, both arms")
+    g.add_argument("--null-survival", type=in_range("survival"), metavar="S",
                    help="single arm: historical survival at the horizon (default 0.62)")
-    g.add_argument("--n-historical", type=_positive_int, metavar="M", help="size of the simulated historical "
-                                                                           "arm (default 21)")
+    g.add_argument("--n-historical", type=patients, metavar="M", help="size of the simulated historical "
+                                                                      "arm (default 21)")
     m = p.add_argument_group("parametric trial (exponential arms, instead of the CTD-MAS model)")
-    m.add_argument("--control-survival", type=_open_probability, metavar="S", help="control survival at the "
-                                                                                  "horizon")
-    m.add_argument("--control-median", type=_positive, metavar="WEEKS", help="control median survival")
-    m.add_argument("--treatment-survival", type=_open_probability, metavar="S",
+    m.add_argument("--control-survival", type=in_range("survival"), metavar="S", help="control survival at the "
+                                                                                     "horizon")
+    m.add_argument("--control-median", type=in_range("median"), metavar="WEEKS", help="control median survival")
+    m.add_argument("--treatment-survival", type=in_range("survival"), metavar="S",
                    help="treatment survival at the horizon")
-    m.add_argument("--treatment-median", type=_positive, metavar="WEEKS", help="treatment median survival")
-    m.add_argument("--hazard-ratio", type=_positive, metavar="HR", help="hazard ratio treatment / control")
+    m.add_argument("--treatment-median", type=in_range("median"), metavar="WEEKS",
+                   help="treatment median survival")
+    m.add_argument("--hazard-ratio", type=in_range("hazard_ratio"), metavar="HR",
+                   help="hazard ratio treatment / control")
     r = p.add_argument_group("simulation")
-    r.add_argument("--reps", type=_positive_int, default=10_000, help="simulated trials (default 10,000)")
+    r.add_argument("--reps", type=replicates, default=10_000, help="simulated trials (default 10,000)")
     r.add_argument("--seed", type=_seed, help="root seed (default: fresh entropy, printed)")
     r.add_argument("--jobs", type=_jobs, default=None, help="worker processes (default: all cores)")
     r.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
                    help="joblib backend (dask: a dask.distributed cluster, see --scheduler)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
+    r.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
+                   help="seconds a dask scheduler has to answer and to have a worker (default 30)")
     r.add_argument("--engine", choices=("auto", "vectorized", "des"), default="auto",
                    help="simulation engine (default auto: vectorised when it supports the trial)")
     add_bayes_options(p, conflict=conflict)
@@ -89,8 +95,8 @@ def add_power_parsers(subparsers) -> None:
                               description="Simulated power of the default randomised CTD-MAS trial (or of a "
                                           "scenario, or of a parametric trial from the options), with Monte "
                                           "Carlo error and the analytic power beside it.")
-    p.add_argument("--n", type=_positive_int, help="patients in the trial (default: the scenario's, 40)")
-    p.add_argument("--grid", metavar="PARAM=SPEC", help="power curve over a parameter: n=20:80:10 (start:stop:step, "
+    p.add_argument("--n", type=patients, help="patients in the trial (default: the scenario's, 40)")
+    p.add_argument("--grid", action=Once, metavar="PARAM=SPEC", help="power curve over a parameter: n=20:80:10 (start:stop:step, "
                                                         "inclusive) or hazard-ratio=0.2,0.3,0.5")
     p.add_argument("--out", metavar="FILE.csv", help="write the power curve (--grid) as CSV")
     add_look_options(p, power_command=True)
@@ -102,7 +108,7 @@ def add_power_parsers(subparsers) -> None:
                                           "and the analytic n.")
     s.add_argument("--power", type=_open_probability, default=0.8, dest="target_power", metavar="P",
                    help="target power (default 0.8)")
-    s.add_argument("--n-max", type=_positive_int, default=2000, help="largest n searched (default 2000)")
+    s.add_argument("--n-max", type=patients, default=2000, help="largest n searched (default 2000)")
     add_look_options(s, power_command=False)
     _common(s)
     s.set_defaults(run=run_sample_size)
@@ -159,6 +165,11 @@ def scenario_from_args(args, *, sizing: bool = False):
     if args.horizon is not None:
         put("model", "horizon", args.horizon, "--horizon")
         put("trial", "follow_up", args.horizon, "--horizon")
+    if args.design is not None and args.allocation is not None \
+            and len(args.allocation) != (2 if args.design == "two-arm" else 1):
+        arms = "two integers (T:C)" if args.design == "two-arm" else "one integer"
+        raise invalid("allocation", f"and --design {args.design} exclude each other (that design takes {arms})",
+                      ":".join(map(str, args.allocation)), subject="--allocation")
     if args.design is not None:
         kind = _DESIGN_KINDS[args.design]
         if kind != design.get("kind", "two_arm"):
@@ -177,6 +188,12 @@ def scenario_from_args(args, *, sizing: bool = False):
         if args.test is None and "test" in design:
             drop("design", "test")
     if args.response_level is not None:
+        kept = args.design is None or _DESIGN_KINDS[args.design] == design.get("kind", "two_arm")
+        endpoint = _ENDPOINTS[args.endpoint] if args.endpoint is not None else \
+            (design.get("endpoint", "survival") if kept else "survival")
+        if endpoint != "response":
+            raise invalid("response_level", f"needs --endpoint response (the endpoint here is {endpoint})",
+                          args.response_level, subject="--response-level")
         put("design", "response_level", args.response_level.replace("-", "_"), "--response-level")
     for key, option in (("test", "--test"), ("alpha", "--alpha"), ("sided", "--sided"),
                         ("null_survival", "--null-survival"), ("n_historical", "--n-historical")):
@@ -207,8 +224,9 @@ def scenario_from_args(args, *, sizing: bool = False):
     apply_bayes_options(args, put, drop, design)
     if sizing:
         allocation = over.get(("trial", "allocation"), (trial.get("allocation", [1, 1]),))[0]
-        block = sum(allocation) if isinstance(allocation, list) and all(isinstance(a, int) for a in allocation) \
-            else 2
+        whole = isinstance(allocation, (list, tuple)) and len(allocation) > 0 and \
+            all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in allocation)
+        block = sum(allocation) if whole else 2  # a bad allocation is named by the trial's own check
         events = over.get(("trial", "target_events"), (trial.get("target_events"),))[0]
         analysis = over.get(("trial", "analysis"), (trial.get("analysis"),))[0]
         wanted = events if analysis == "events" and isinstance(events, int) else 1
@@ -223,33 +241,39 @@ def scenario_from_args(args, *, sizing: bool = False):
 # ------------------------------------------------------------------------------------------------ grids
 
 
-def _grid_values(spec: str, parser_type) -> list:
+def _grid_values(spec: str, parser_type, choices=None) -> list:
     text = spec.strip()
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
             raise invalid("grid", "must be start:stop:step or a list of values", spec, subject="--grid")
-        try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise invalid("grid", "must hold numbers in start:stop:step", spec, subject="--grid") from None
+        numbers = [x for x in (parse_float(p.strip()) for p in parts) if x is not None and math.isfinite(x)]
+        if len(numbers) != 3:
+            raise invalid("grid", "must hold numbers in start:stop:step", spec, subject="--grid")
+        start, stop, step = numbers
         if not step > 0 or stop < start:
             raise invalid("grid", "needs step > 0 and stop >= start", spec, subject="--grid")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        ratio = (stop - start) / step
+        count = int(math.floor(ratio + 1e-9)) + 1 if math.isfinite(ratio) and ratio < 1e6 else 10 ** 6
         if count > 1000:
             raise invalid("grid", f"must have at most 1000 points ({count} asked for)", spec, subject="--grid")
         integral = all(float(p).is_integer() for p in parts)
         raw = [str(int(start + k * step)) if integral else repr(round(start + k * step, 10)) for k in range(count)]
     else:
-        raw = [p.strip() for p in text.split(",") if p.strip()]
-        if not raw:
+        raw = [p.strip() for p in text.split(",")]
+        if not any(raw):
             raise invalid("grid", "must hold at least one value", spec, subject="--grid")
+        if not all(raw):
+            raise invalid("grid", "must not hold an empty item (two commas in a row, or one at an end)", spec,
+                          subject="--grid")
     values = []
     for item in raw:
         try:
             values.append(parser_type(item) if parser_type is not None else item)
         except (argparse.ArgumentTypeError, ValueError) as exc:
             raise invalid("grid", f"values {str(exc).split(' (got ')[0]}", item, subject="--grid") from None
+        if choices is not None and values[-1] not in choices:
+            raise invalid("grid", f"values must be one of {', '.join(map(str, choices))}", item, subject="--grid")
     return values
 
 
@@ -259,11 +283,12 @@ def _grid(args, parser_actions) -> tuple[str, str, list]:
     name, spec = args.grid.split("=", 1)
     name = name.strip().lstrip("-")
     action = parser_actions.get("--" + name)
-    banned = {"grid", "out", "json", "quiet", "reps", "seed", "jobs", "backend", "scheduler", "engine", "scenario"}
+    banned = {"grid", "out", "json", "quiet", "reps", "seed", "jobs", "backend", "scheduler", "engine", "scenario",
+              "timeout"}
     if action is None or name in banned or action.nargs == 0:
         raise invalid("grid", "must vary an option of `trialsim power` such as n, hazard-ratio, control-survival, "
                       "treatment-survival, alpha, dropout, accrual-rate", name, subject="--grid")
-    return name, action.dest, _grid_values(spec, action.type)
+    return name, action.dest, _grid_values(spec, action.type, action.choices)
 
 
 # ----------------------------------------------------------------------------------------------- runners
@@ -276,7 +301,7 @@ def _check_scheduler(args: argparse.Namespace) -> None:
 
 def _run_options(args: argparse.Namespace) -> dict:
     return dict(n_replicates=args.reps, n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
-                engine=args.engine)
+                engine=args.engine, timeout=args.timeout)
 
 
 def run_power(args: argparse.Namespace) -> int:
@@ -285,11 +310,11 @@ def run_power(args: argparse.Namespace) -> int:
     from ..design.sizing import power
     from ..engines.seeding import root_sequence
 
-    if args.out and not args.grid:
+    if args.out is not None and not args.grid:
         raise invalid("out", "writes the power curve: it needs --grid", args.out, subject="--out",
                       limit=SHOWN_PATH)
     _check_scheduler(args)
-    if args.out:
+    if args.out is not None:
         check_output_path("--out", args.out, (".csv",))
     if not args.grid:
         scenario = scenario_from_args(args)
@@ -313,7 +338,7 @@ def run_power(args: argparse.Namespace) -> int:
         for value, scenario in zip(values, scenarios):
             points.append((value, power(scenario.model, scenario.trial, scenario.design, seed=seed, progress=bar,
                                         **_run_options(args))))
-    if args.out:
+    if args.out is not None:
         report.write_grid_csv(args.out, name, points)
     if args.json:
         from .output import to_json

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .options import allocation as _allocation, nonneg_float as _nonneg_float, nonneg_int as _nonneg_int, \
-    positive_float as _positive_float, positive_int as _positive_int, Progress
+from .options import allocation as _allocation, nonneg_int as _nonneg_int, \
+    Progress, block_size as _block_size, in_range, patients as _patients, replicates as _replicates
 from ..exceptions import invalid
-from .files import check_output_path, write_output
+from .files import check_output_path, same_file, write_output
 
 __all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
 
@@ -30,32 +30,32 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
         description="Simulate trials of the calibrated CTD-MAS model. With --out, write the patient-level table "
                     "(.csv, or .parquet with pyarrow), written whole or not at all; without it, print a per-arm "
                     "summary.")
-    p.add_argument("--n", type=_positive_int, default=None, help="patients per trial, all arms (default 40)")
-    p.add_argument("--reps", type=_positive_int, default=1, help="simulated trials (default 1)")
+    p.add_argument("--n", type=_patients, default=None, help="patients per trial, all arms (default 40)")
+    p.add_argument("--reps", type=_replicates, default=1, help="simulated trials (default 1)")
     p.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: fresh entropy, printed)")
     p.add_argument("--out", metavar="PATH", help="write the patient-level table here (.csv or .parquet)")
     p.add_argument("--events-log", metavar="PATH", help="write the event log here (CSV; DES engine only)")
     p.add_argument("--allocation", type=_allocation, default=None, metavar="A:B",
                    help="allocation ratio ruxolitinib:control (default 1:1)")
-    p.add_argument("--block-size", type=_positive_int, default=None,
+    p.add_argument("--block-size", type=_block_size, default=None,
                    help="permuted-block size (default twice the ratio's sum)")
     p.add_argument("--stratified", action="store_true", default=None,
                    help="randomise within strata of underlying disease")
     p.add_argument("--accrual", choices=("instant", "poisson"), default=None,
                    help="enrolment: everyone at once (default) or a Poisson process at --accrual-rate")
-    p.add_argument("--accrual-rate", type=_positive_float, default=None, metavar="PER_WEEK",
+    p.add_argument("--accrual-rate", type=in_range("accrual_rate"), default=None, metavar="PER_WEEK",
                    help="patients per week, Poisson accrual (implies --accrual poisson; default 1)")
-    p.add_argument("--follow-up", type=_positive_float, default=None, metavar="WEEKS",
+    p.add_argument("--follow-up", type=in_range("weeks"), default=None, metavar="WEEKS",
                    help="weeks each patient is followed (default: the survival horizon)")
-    p.add_argument("--horizon", type=_positive_float, default=None, metavar="WEEKS",
+    p.add_argument("--horizon", type=in_range("weeks"), default=None, metavar="WEEKS",
                    help="survival horizon of the calibration (default 8)")
-    p.add_argument("--dropout", type=_nonneg_float, default=None, metavar="PER_WEEK",
+    p.add_argument("--dropout", type=in_range("dropout"), default=None, metavar="PER_WEEK",
                    help="loss-to-follow-up hazard per week, every arm (default 0)")
     p.add_argument("--analysis", choices=("complete", "calendar", "events"), default=None,
                    help="analysis trigger: follow-up complete (default), a calendar date, or a number of deaths")
-    p.add_argument("--analysis-time", type=_positive_float, default=None, metavar="WEEKS",
+    p.add_argument("--analysis-time", type=in_range("calendar"), default=None, metavar="WEEKS",
                    help="calendar week of the analysis (--analysis calendar)")
-    p.add_argument("--target-events", type=_positive_int, default=None, metavar="E",
+    p.add_argument("--target-events", type=_patients, default=None, metavar="E",
                    help="analyse at the E-th death (--analysis events)")
     p.add_argument("--engine", choices=("auto", "des", "vectorized"), default="auto",
                    help="simulation engine (default auto: the DES for --events-log, else vectorised where it "
@@ -117,7 +117,13 @@ def _model_and_trial(args):
     calibrated CTD-MAS model; the options override the trial."""
     if args.scenario is None:
         from ..model import default_model
+        from ..model.validation import check_in_range
 
+        if args.horizon is not None:  # the calibration's own range (the option's is the parametric one)
+            try:
+                check_in_range("horizon", args.horizon, "ctdmas_horizon")
+            except ValueError as exc:
+                raise invalid("horizon", getattr(exc, "rule", ""), args.horizon, subject="--horizon") from None
         model = default_model(args.horizon if args.horizon is not None else 8.0)
         return model, build_trial(args, model.n_arms)
     from ..scenarios import load_scenario
@@ -139,7 +145,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
                               subject="--out") from None
     if args.events_log is not None:
         check_output_path("--events-log", args.events_log, (".csv",))
-        if args.out is not None and Path(args.out).resolve() == Path(args.events_log).resolve():
+        if args.out is not None and same_file(args.out, args.events_log):
             raise invalid("events_log", "must differ from --out", args.events_log, subject="--events-log")
 
 
@@ -167,6 +173,9 @@ def run_simulate(args) -> int:
     else:
         from ..engines.vectorized import simulate
         opts = {}
+    from ..design.montecarlo import check_table_memory
+
+    check_table_memory(args.reps, trial.n, engine, events_log=bool(args.events_log))
     with Progress("simulate", quiet=args.quiet, total=args.reps) as bar:
         batch = simulate(model, trial, n_replicates=args.reps, seed=args.seed, detail=True, progress=bar, **opts)
 
