@@ -112,23 +112,29 @@ def _fit(err: str, option: str) -> int:
 
 
 def test_a_trial_too_large_for_memory_is_refused_and_the_message_says_what_fits(capsys, small_machine):
-    code, out, err = run(capsys, "power", "--n", "20000", "--reps", "10", "--jobs", "1", *PARAMETRIC)
+    code, out, err = run(capsys, "power", "--n", "20000", "--reps", "5000", "--jobs", "1", *PARAMETRIC)
     line = one_line(err)
     assert code == 2 and out == "" and "one chunk of 2,000 simulated trials of 20,000 patients" in line
     fit = _fit(line, "--n")
     assert 0 < fit < 20000 and fit % 2 == 0
     pairs = [(MODEL, Trial(n=fit), "vectorized")]
-    mc.check_memory(pairs, n_replicates=10, workers=1, keep_outcomes=False, available=200 * 2 ** 20)  # fits
+    mc.check_memory(pairs, n_replicates=5000, workers=1, keep_outcomes=False, available=200 * 2 ** 20)  # fits
     with pytest.raises(InputError):
-        mc.check_memory([(MODEL, Trial(n=fit + 2), "vectorized")], n_replicates=10, workers=1,
+        mc.check_memory([(MODEL, Trial(n=fit + 2), "vectorized")], n_replicates=5000, workers=1,
                         keep_outcomes=False, available=200 * 2 ** 20)
+
+
+def test_a_run_shorter_than_a_chunk_needs_only_its_own_trials(capsys, small_machine):
+    # 20 trials of 20,000 patients are 400,000 patient-trials: they fit where 2,000 would not
+    code, out, err = run(capsys, "power", "--n", "20000", "--reps", "20", "--jobs", "1", "--seed", "1", *PARAMETRIC)
+    assert code == 0 and "Power:" in out, err
 
 
 def test_workers_are_capped_to_what_fits_in_memory():
     pairs = [(MODEL, Trial(n=2000), "vectorized")]
     chunk = mc.chunk_memory(pairs)
-    assert mc.check_memory(pairs, n_replicates=10, workers=8, keep_outcomes=False, available=int(3 * chunk / 0.8)) == 3
-    assert mc.check_memory(pairs, n_replicates=10, workers=2, keep_outcomes=False, available=10 * chunk) == 2
+    assert mc.check_memory(pairs, n_replicates=5000, workers=8, keep_outcomes=False, available=int(3 * chunk / 0.8)) == 3
+    assert mc.check_memory(pairs, n_replicates=5000, workers=2, keep_outcomes=False, available=10 * chunk) == 2
 
 
 def test_a_sample_size_search_beyond_memory_names_n_max(capsys, small_machine):
@@ -171,7 +177,7 @@ def test_a_real_process_under_an_address_space_cap_refuses_a_run_that_cannot_fit
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (4 * 2 ** 30, resource.RLIM_INFINITY))
 
-    proc = subprocess.run([sys.executable, "-m", "trialsim", "power", "--n", "60000", "--reps", "10", *PARAMETRIC],
+    proc = subprocess.run([sys.executable, "-m", "trialsim", "power", "--n", "60000", "--reps", "2000", *PARAMETRIC],
                           capture_output=True, text=True, timeout=300, preexec_fn=cap)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("trialsim power: error: --n must be at most") and proc.stderr.count("\n") == 1

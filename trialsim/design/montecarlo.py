@@ -295,11 +295,11 @@ def _per_replicate_bytes(pairs: Sequence[tuple[DiseaseModel, Trial, str]]) -> tu
     return per_patient, fixed
 
 
-def chunk_memory(pairs: Sequence[tuple[DiseaseModel, Trial, str]]) -> int:
-    """Estimated peak bytes of one chunk of :data:`CHUNK_SIZE` replicates of the cohorts ``pairs`` ((model,
-    trial, engine) as :func:`run` builds them)."""
+def chunk_memory(pairs: Sequence[tuple[DiseaseModel, Trial, str]], replicates: int = CHUNK_SIZE) -> int:
+    """Estimated peak bytes of one chunk of ``replicates`` replicates (at most :data:`CHUNK_SIZE`) of the cohorts
+    ``pairs`` ((model, trial, engine) as :func:`run` builds them)."""
     per_patient, fixed = _per_replicate_bytes(pairs)
-    return int(CHUNK_SIZE * (per_patient * pairs[0][1].n + fixed))
+    return int(min(replicates, CHUNK_SIZE) * (per_patient * pairs[0][1].n + fixed))
 
 
 def _gigabytes(n_bytes: float) -> str:
@@ -322,15 +322,16 @@ def check_memory(pairs: Sequence[tuple[DiseaseModel, Trial, str]], *, n_replicat
         return workers
     budget = _MEMORY_SHARE * available
     trial = pairs[0][1]
-    chunk = chunk_memory(pairs) if chunks_here else 0
+    replicates = min(n_replicates, CHUNK_SIZE)  # a run of fewer replicates than a chunk has a smaller chunk
+    chunk = chunk_memory(pairs, replicates) if chunks_here else 0
     per_replicate = _BYTES_PER_OUTCOME * outcomes_per_replicate
     kept = n_replicates * per_replicate if keep_outcomes else 0
     if chunk > budget:
         per_patient, fixed = _per_replicate_bytes(pairs)
-        fit = int((budget / CHUNK_SIZE - fixed) / per_patient) if per_patient else 0
+        fit = int((budget / replicates - fixed) / per_patient) if per_patient else 0
         step = sum(trial.allocation)
         fit = max(fit - fit % step, 0)
-        raise invalid("Trial.n", f"must be at most {fit:,} on this machine: one chunk of {CHUNK_SIZE:,} simulated "
+        raise invalid("Trial.n", f"must be at most {fit:,} on this machine: one chunk of {replicates:,} simulated "
                       f"trials of {trial.n:,} patients needs about {_gigabytes(chunk)}, and "
                       f"{_gigabytes(available)} of memory is available", trial.n)
     if chunk + kept > budget:
