@@ -180,6 +180,12 @@ CASES = [
     (["power", "--grid", "n=20,40", "--out", "{tmp}/fifo.csv"], "--out", "must be a regular file"),
     (["power", "--grid", "n=20,40", "--out", "{tmp}/dir.csv"], "--out", "must be a regular file"),
     (["power", "--grid", "n=20,40", "--out", "{tmp}/"], "--out", "must name a file"),
+    # ... found by tests/test_fuzz_cli.py
+    (["sample-size", "--n="], "option", "must name one option (it could be --n-max"),
+    (["sample-size", "--reps", "1"], "--reps", "must be an integer >= 2"),
+    (["power", "--scenario", "{tmp}/list_kind.toml"], "{tmp}/list_kind.toml: [design] kind", "must be one of two_arm"),
+    (["power", "--scenario", "{tmp}/long_key.toml"], "{tmp}/long_key.toml: key_key_key_key_key_key_key_k...",
+     "is not a key of a scenario"),
 ]
 
 FILES = {
@@ -206,6 +212,8 @@ FILES = {
     "horizon.toml": "[model]\nhorizon = 1e-308\n[trial]\nn = 40\n",
     "median.toml": '[model]\nkind = "parametric"\ncontrol_median = 1e308\nhazard_ratio = 0.5\n[trial]\nn = 40\n',
     "dropouts.toml": "[trial]\nn = 40\ndropout_hazard = [0.0, 1e308]\n",
+    "list_kind.toml": "[trial]\nn = 40\n[design]\nkind = []\n",
+    "long_key.toml": '"' + "key_" * 8 + 'sk-0123456789abcdefghij" = 1\n',
 }
 
 

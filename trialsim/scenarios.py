@@ -164,7 +164,9 @@ class _Where:
         option = self.options.get((section, key)) if key is not None else None
         if option is not None:
             return option
-        place = " ".join(part for part in (f"[{section}]" if section else "", key or "") if part)
+        # a key is the file's text too: shown escaped and cut (a file that is not a scenario may hold anything)
+        shown = _text(key, limit=32) if key else ""
+        place = " ".join(part for part in (f"[{_text(section, limit=64)}]" if section else "", shown) if part)
         return f"{self.source}: {place}" if place else self.source
 
     def error(self, exc: InputError, section: str, table: dict) -> InputError:
@@ -258,7 +260,7 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
     _unknown(table, _MODEL_KEYS, "model", where)
     kind = table.get("kind", "ctdmas")
     if kind not in ("ctdmas", "parametric"):
-        raise invalid("kind", "must be 'ctdmas' or 'parametric'", kind, subject=where("model", "kind"))
+        raise where.error(invalid("kind", "must be 'ctdmas' or 'parametric'", kind), "model", table)
     horizon = _number(table, "horizon", "model", where) if "horizon" in table else 8.0
     _in_range(table, "horizon", "model", where, "weeks" if kind == "parametric" else "ctdmas_horizon")
     if kind == "parametric":
@@ -273,7 +275,7 @@ def _build_model(table: dict, where: _Where) -> tuple[DiseaseModel, float]:
             raise where.error(exc, "model", table) from None
     for key in _PARAMETRIC_KEYS:
         if key in table:
-            raise invalid(key, "applies to kind = 'parametric' only", table[key], subject=where("model", key))
+            raise where.error(invalid(key, "applies to kind = 'parametric' only", table[key]), "model", table)
     from .model import default_model
 
     model = default_model(horizon)
@@ -329,14 +331,14 @@ def _build_trial(table: dict, horizon: float, where: _Where) -> Trial:
 
 def _build_design(table: dict, where: _Where) -> Design:
     kind = table.get("kind", "two_arm")
-    if kind not in _DESIGNS:
-        raise invalid("kind", f"must be one of {', '.join(_DESIGNS)}", kind, subject=where("design", "kind"))
+    if not isinstance(kind, str) or kind not in _DESIGNS:  # a list or a table is no kind (nor hashable)
+        raise where.error(invalid("kind", f"must be one of {', '.join(_DESIGNS)}", kind), "design", table)
     decision = table.get("decision", "frequentist")
     if decision not in ("frequentist", "bayes"):
-        raise invalid("decision", "must be 'frequentist' or 'bayes'", decision, subject=where("design", "decision"))
+        raise where.error(invalid("decision", "must be 'frequentist' or 'bayes'", decision), "design", table)
     if decision == "bayes" and kind not in BAYES_DESIGNS:
-        raise invalid("decision", f"'bayes' applies to kind {' or '.join(BAYES_DESIGNS)}", kind,
-                      subject=where("design", "decision"))
+        raise where.error(invalid("decision", f"'bayes' applies to kind {' or '.join(BAYES_DESIGNS)}", kind),
+                          "design", table)
     cls = BAYES_DESIGNS[kind] if decision == "bayes" else _DESIGNS[kind]
     allowed = ("kind", "decision", *(f.name for f in fields(cls)))
     _unknown(table, allowed, "design", where)
@@ -453,7 +455,7 @@ def _check_limits(data: dict, where: _Where) -> None:
             raise where.error(invalid("allocation", "must hold integers of at most 1000", allocation), "trial", trial)
         analysis = trial.get("analysis", "complete")
         for key, needs in (("analysis_time", "calendar"), ("target_events", "events")):
-            if key in trial and isinstance(analysis, str) and analysis != needs:
+            if key in trial and analysis in ("complete", "calendar", "events") and analysis != needs:
                 raise invalid(key, f"and analysis = {analysis!r} exclude each other ({key} needs analysis = "
                               f"{needs!r})", trial[key] if is_number(trial[key]) else _Hidden(trial[key]),
                               subject=where("trial", key))

@@ -34,7 +34,9 @@ OPTION_OF_FIELD = {
 }
 
 _CHOICE = re.compile(r"invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)$")
-_ARGUMENT = re.compile(r"^argument (?P<option>[^:]+): (?P<rest>.*)$")
+_ARGUMENT = re.compile(r"^argument (?P<option>[^:]+): (?P<rest>.*)$", re.S)
+_AMBIGUOUS = re.compile(r"^ambiguous option: (?P<option>.*) could match (?P<matches>.*)$", re.S)
+_INVALID_VALUE = re.compile(r"^invalid (?P<type>\S+) value: (?P<value>.*)$", re.S)
 
 
 def error_line(prog: str, text: str) -> str:
@@ -46,11 +48,15 @@ def argparse_text(message: str) -> str:
     """An argparse message in the one format (``--engine must be one of ... (got 'x')``)."""
     match = _ARGUMENT.match(message)
     if match is None:
+        ambiguous = _AMBIGUOUS.match(message)
+        if ambiguous is not None:
+            return (f"option must name one option (it could be {ambiguous.group('matches')}) "
+                    f"(got {show(ambiguous.group('option'))})")
         if message.startswith("unrecognized arguments: "):
             return f"option must be one of this command's options (see --help) (got {show(message.split(': ', 1)[1])})"
         if message.startswith("the following arguments are required: "):
             return f"{message.split(': ', 1)[1]} is required (got none)"
-        return message
+        return _with_value(message)
     option = match.group("option").split("/")[-1]
     rest = match.group("rest")
     choice = _CHOICE.match(rest)
@@ -61,8 +67,16 @@ def argparse_text(message: str) -> str:
     if rest == "expected one argument":
         return f"{option} needs a value (got none)"
     if rest.startswith("ignored explicit argument "):
-        return f"{option} takes no value (got {rest.removeprefix('ignored explicit argument ')})"
-    return f"{option} {rest}"
+        return f"{option} takes no value (got {show(rest.removeprefix('ignored explicit argument '))[1:-1]})"
+    invalid_value = _INVALID_VALUE.match(rest)
+    if invalid_value is not None:  # a type that raised ValueError rather than ArgumentTypeError
+        return f"{option} must be a valid {invalid_value.group('type')} (got {show(invalid_value.group('value'))})"
+    return _with_value(f"{option} {rest}")
+
+
+def _with_value(text: str) -> str:
+    """Any other argparse message, ended as the one format ends (``(got ...)``)."""
+    return text if text.endswith(")") and "(got " in text else f"{text} (got none)"
 
 
 class ArgumentParser(argparse.ArgumentParser):

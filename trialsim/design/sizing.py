@@ -341,7 +341,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
 
     _check_arguments(model, trial, design, progress)
     target_power = check_level("target_power", target_power)
-    n_replicates = check_count("n_replicates", n_replicates)
+    n_replicates = check_count("n_replicates", n_replicates, minimum=2)  # the paired step's s.e. needs two
     check_count("n_max", n_max, maximum=MAX_N)
     if trial is None:
         from ..model import default_trial
