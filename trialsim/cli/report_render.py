@@ -12,6 +12,7 @@ import base64
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from .files import write_output
@@ -131,5 +132,9 @@ def write_report(report: Report, path: str) -> None:
         return
     text, images = render_markdown(report, target.stem)
     for name, png in images.items():
-        write_output("--out", str(target.with_name(name)), lambda tmp, png=png: Path(tmp).write_bytes(png))
+        write_output("--out", str(target.with_name(name)), _bytes_writer(png))
     write_output("--out", path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _bytes_writer(data: bytes) -> Callable[[str], object]:
+    return lambda tmp: Path(tmp).write_bytes(data)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from scipy import special
@@ -594,7 +594,38 @@ class HistoricalControlDesign:
                                          alpha=self.alpha, deaths=deaths)
 
 
-Design = TwoArmDesign | SingleArmDesign | HistoricalControlDesign
+class Design(Protocol):
+    """What an analysis rule offers the Monte Carlo runner and the power functions.
+
+    :class:`TwoArmDesign`, :class:`SingleArmDesign` and :class:`HistoricalControlDesign` are the fixed designs;
+    the group-sequential (:class:`trialsim.design.sequential.SequentialDesign`) and Bayesian
+    (:mod:`trialsim.design.bayes_design`) designs keep the same protocol, so :func:`trialsim.design.power`,
+    :func:`trialsim.design.sample_size` and :func:`trialsim.design.montecarlo.run` take any of them.
+    """
+
+    @property
+    def alpha(self) -> float: ...
+
+    @property
+    def sided(self) -> int: ...
+
+    @property
+    def horizon(self) -> float | None: ...
+
+    @property
+    def needs_detail(self) -> bool: ...
+
+    def describe(self, trial: Trial | None = None) -> str: ...
+
+    def groups(self, model: DiseaseModel) -> tuple[str, ...]: ...
+
+    def prepare_trial(self, trial: Trial) -> Trial: ...
+
+    def simulated_trials(self, model: DiseaseModel, trial: Trial) -> list[tuple[DiseaseModel, Trial]]: ...
+
+    def analyse(self, batches: list[TrialBatch], trial: Trial) -> DesignOutcome: ...
+
+    def analytic_power(self, model: DiseaseModel, trial: Trial) -> AnalyticPower: ...
 
 
 def uses_logrank(design: Design) -> bool:

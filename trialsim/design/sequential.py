@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
@@ -504,7 +504,7 @@ def _calibrate(design: SequentialDesign, trial: Trial, looks: Looks, *, n_jobs, 
     root = np.random.SeedSequence(entropy, spawn_key=tuple(key))
     recorder = replace(design, calibrate=False, bounds=None, record=True)
     # a SequentialDesign is a design as montecarlo.run takes one (simulated_trials, needs_detail, analyse)
-    mc = run(null_model(design.model), trial, cast(Design, recorder), n_replicates=design.calibration_replicates,
+    mc = run(null_model(design.model), trial, recorder, n_replicates=design.calibration_replicates,
              seed=root,
              n_jobs=n_jobs, backend=backend, scheduler=scheduler, engine=design.engine, progress=progress,
              keep_outcomes=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from ..model import DiseaseModel, Trial
 from ..model.validation import check_count
 from .sequential import CALIBRATION_KEY, Calibration, Looks, SequentialDesign, SequentialOutcome, max_logrank_z, \
     null_model
-from .rules import Design, TwoArmDesign
+from .rules import TwoArmDesign
 from .sizing import PowerResult, wilson_interval
 
 if TYPE_CHECKING:  # montecarlo (and its joblib) is imported when a run starts
@@ -224,14 +224,14 @@ def sequential_power(model: DiseaseModel, trial: Trial, design: SequentialDesign
         design = replace(design, calibration_seed=(entropy, (*key, CALIBRATION_KEY)), calibrated_for=None)
         design = design.calibrated(trial, n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress)
     # a SequentialDesign is a design as montecarlo.run takes one (simulated_trials, needs_detail, analyse)
-    mc = run(model, trial, cast(Design, design), n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend,
+    mc = run(model, trial, design, n_replicates=n_replicates, seed=root, n_jobs=n_jobs, backend=backend,
              scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True)
     outcome = mc.outcome
     assert isinstance(outcome, SequentialOutcome)
     looks = design.resolve(trial)
     checked: list[tuple[float | None, float | None]] = [(None, None)] * looks.n_looks
     if check_alpha and design.calibrate:
-        null = run(null_model(design.model), trial, cast(Design, design), n_replicates=n_replicates,
+        null = run(null_model(design.model), trial, design, n_replicates=n_replicates,
                    seed=np.random.SeedSequence(entropy, spawn_key=(*key, CHECK_KEY)), n_jobs=n_jobs, backend=backend,
                    scheduler=scheduler, engine=engine, progress=progress, keep_outcomes=True).outcome
         assert isinstance(null, SequentialOutcome)
