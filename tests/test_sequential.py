@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from trialsim.design import HistoricalControlDesign, SingleArmDesign, TwoArmDesign
-from trialsim.design.boundaries import group_sequential_design
 from trialsim.design.sequential import SequentialDesign, calibrate_bounds, max_logrank_z, null_model
 from trialsim.design.sequential_oc import sequential_power
 from trialsim.design.sizing import power, sample_size

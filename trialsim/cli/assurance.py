@@ -13,6 +13,7 @@ import argparse
 import math
 
 from ..exceptions import InputError, invalid
+from .plots import add_plot_option, check_plot, write_plot
 from .options import Progress, jobs, nonneg_float, nonneg_int, open_probability, positive_float, positive_int
 
 __all__ = ["add_assurance_parsers", "run_assurance", "run_simon"]
@@ -41,6 +42,8 @@ def add_assurance_parsers(subparsers) -> None:
                                                      "n=20,40,60")
     add_look_options(p, power_command=False)
     _common(p)
+    add_plot_option(p, "the distribution of power over the draws, with the assurance and the power at the point "
+                       "estimate (one panel per n with --grid)")
     p.set_defaults(run=run_assurance, reps=1000)
     for action in p._actions:
         if action.dest == "reps":
@@ -131,6 +134,26 @@ def _text(result, scenario, prior) -> str:
     return "\n".join(lines)
 
 
+def _figure(results):
+    """The power over the draws: one histogram, or one panel per trial size of a curve (shared axes)."""
+    from ..plot import plot_assurance
+    from ..plot.common import new_figure
+
+    if len(results) == 1:
+        (r,) = results
+        return plot_assurance(r.draw_powers, assurance=r.assurance, point_power=r.power_at_point_estimate)
+    columns = min(4, len(results))
+    rows = -(-len(results) // columns)
+    fig = new_figure((3.6 * columns, 3.2 * rows + 0.6), caller="assurance")
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, r in zip(axes, results):
+        plot_assurance(r.draw_powers, assurance=r.assurance, point_power=r.power_at_point_estimate, ax=ax)
+        ax.set_title(f"n = {r.n}: assurance {r.assurance:.3f}")
+    for ax in axes[len(results):]:
+        ax.set_visible(False)
+    return fig
+
+
 def run_assurance(args: argparse.Namespace) -> int:
     """``trialsim assurance``: print the assurance (text or JSON), or an assurance curve with ``--grid n=...``."""
     from ..design.assurance import assurance_curve
@@ -139,6 +162,7 @@ def run_assurance(args: argparse.Namespace) -> int:
     from .power import _check_scheduler, scenario_from_args
 
     _check_scheduler(args)
+    check_plot(args)
     prior = _prior(args.prior)
     sizes = _sizes(args.grid) if args.grid else None
     if sizes:
@@ -156,6 +180,7 @@ def run_assurance(args: argparse.Namespace) -> int:
                                   trials_per_draw=args.reps, prior=prior, effect_scale=args.effect_scale,
                                   horizon=horizon, point_replicates=args.point_reps, seed=seed, n_jobs=args.jobs,
                                   backend=args.backend, scheduler=args.scheduler, engine=args.engine, progress=bar)
+    write_plot(args, lambda: _figure(results), "trialsim assurance")
     if not args.grid:
         (result,) = results
         if args.json:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from ..exceptions import InputError
 from .options import (OPTION_OF_FIELD, ArgumentParser, Progress, argparse_text, cap_jobs, error_line, in_range,
                       nonneg_int, replicates)
+from .plots import add_plot_option, check_plot, write_plot
 from .power import add_power_parsers
 from .assurance import add_assurance_parsers
 from .sequential import add_sequential_parsers
@@ -46,6 +47,7 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:
                    help="also re-run the study: simulate cohorts of 20 vs 21 with the DES engine")
     p.add_argument("--reps", type=at_least_two, default=2000, help="cohorts simulated by --check (default 2000)")
     p.add_argument("--seed", type=nonneg_int, default=None, help="root seed for --check (default: fresh entropy)")
+    add_plot_option(p, "the re-run cohorts beside the model and the study's figures (--check)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes on stderr (the result on "
                                                         "stdout is unchanged)")
@@ -56,6 +58,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from ..model import calibrate
     from .output import calibration_text, to_json
 
+    check_plot(args, needs="--check", has_needed=args.check)
     result = calibrate(horizon_weeks=args.horizon)
     check = None
     if args.check:
@@ -65,7 +68,10 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         check_table_memory(args.reps, 41, "des")  # every cohort of 20 + 21 is kept until the end
 
         with Progress("re-running the study", quiet=args.quiet, total=args.reps) as bar:
-            check = check_calibration(result, n_cohorts=args.reps, seed=args.seed, progress=bar)
+            check = check_calibration(result, n_cohorts=args.reps, seed=args.seed, progress=bar,
+                                      detail_batch=args.plot is not None)
+        batch = check.pop("batch", None)
+        write_plot(args, lambda: _calibration_figure(batch, result), "trialsim calibrate")
     if args.json:
         payload = result.to_dict()
         if check:
@@ -81,6 +87,12 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     else:
         print(calibration_text(result, check))
     return 0
+
+
+def _calibration_figure(batch, result):
+    from ..plot import plot_simulation
+
+    return plot_simulation(batch, model=result.model, horizon=result.horizon_weeks)
 
 
 def build_parser() -> ArgumentParser:

@@ -20,7 +20,8 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[str], object]) -> Pa
     The temporary file is created in the same directory (so the final ``os.replace`` is an atomic rename on
     the same file system) and removed on any failure, including ``KeyboardInterrupt`` and the SIGTERM and SIGHUP
     the command line turns into one: ``path`` is either the complete new file or left as it was. An existing file
-    keeps its permission bits. A symbolic link is followed: the file it points to is replaced, the link stays.
+    keeps its permission bits; a new one gets what ``open`` would give it (0o666 less the umask). A symbolic link
+    is followed: the file it points to is replaced, the link stays.
     Anything but a regular file at the destination (a directory, a device, a pipe, a socket) is refused, checked
     again just before the rename.
 
@@ -50,8 +51,7 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[str], object]) -> Pa
         os.close(fd)
         writer(tmp)
         mode = _existing_mode(target)
-        if mode is not None:
-            os.chmod(tmp, stat.S_IMODE(mode))
+        os.chmod(tmp, _new_file_mode() if mode is None else stat.S_IMODE(mode))
         os.replace(tmp, target)
     except BaseException:
         if tmp is not None:
@@ -61,6 +61,13 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[str], object]) -> Pa
                 pass
         raise
     return target
+
+
+def _new_file_mode() -> int:
+    """What ``open`` gives a new file, 0o666 less the umask (``mkstemp`` alone gives 0o600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _resolved(path: str | os.PathLike) -> Path:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 from .options import allocation as _allocation, jobs as _jobs, nonneg_int as _seed, \
     open_probability as _open_probability, Progress, Once, in_range, parse_float, patients, replicates, sides, \
     timeout as _timeout
 from ..exceptions import SHOWN_PATH, invalid
 from .files import check_output_path
+from .plots import add_plot_option, check_plot, write_plot
 from .sequential import (add_look_options, apply_look_options, finish_scenario, run_looks_power, sample_size_seed,
                          uses_looks)
 from .bayes_options import add_bayes_options, apply_bayes_options, is_bayes, run_bayes_power
@@ -99,6 +99,7 @@ def add_power_parsers(subparsers) -> None:
     p.add_argument("--grid", action=Once, metavar="PARAM=SPEC", help="power curve over a parameter: n=20:80:10 (start:stop:step, "
                                                         "inclusive) or hazard-ratio=0.2,0.3,0.5")
     p.add_argument("--out", metavar="FILE.csv", help="write the power curve (--grid) as CSV")
+    add_plot_option(p, "the power curve (--grid) with its Monte Carlo band and the analytic power")
     add_look_options(p, power_command=True)
     _common(p, conflict=True)
     p.set_defaults(run=run_power)
@@ -283,8 +284,8 @@ def _grid(args, parser_actions) -> tuple[str, str, list]:
     name, spec = args.grid.split("=", 1)
     name = name.strip().lstrip("-")
     action = parser_actions.get("--" + name)
-    banned = {"grid", "out", "json", "quiet", "reps", "seed", "jobs", "backend", "scheduler", "engine", "scenario",
-              "timeout"}
+    banned = {"grid", "out", "plot", "json", "quiet", "reps", "seed", "jobs", "backend", "scheduler", "engine",
+              "scenario", "timeout"}
     if action is None or name in banned or action.nargs == 0:
         raise invalid("grid", "must vary an option of `trialsim power` such as n, hazard-ratio, control-survival, "
                       "treatment-survival, alpha, dropout, accrual-rate", name, subject="--grid")
@@ -316,6 +317,7 @@ def run_power(args: argparse.Namespace) -> int:
     _check_scheduler(args)
     if args.out is not None:
         check_output_path("--out", args.out, (".csv",))
+    check_plot(args, needs="--grid", has_needed=bool(args.grid))
     if not args.grid:
         scenario = scenario_from_args(args)
         if uses_looks(args, scenario):
@@ -340,6 +342,7 @@ def run_power(args: argparse.Namespace) -> int:
                                         **_run_options(args))))
     if args.out is not None:
         report.write_grid_csv(args.out, name, points)
+    write_plot(args, lambda: _power_curve(points, name), "trialsim power")
     if args.json:
         from .output import to_json
 
@@ -347,6 +350,12 @@ def run_power(args: argparse.Namespace) -> int:
     else:
         print(report.grid_text(name, points))
     return 0
+
+
+def _power_curve(points: list, name: str):
+    from ..plot import plot_power_curve
+
+    return plot_power_curve(points, parameter=name, target=0.8)
 
 
 def _actions(args) -> dict:

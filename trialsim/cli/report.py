@@ -44,10 +44,11 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..plot import require_matplotlib
     from ..scenarios import load_scenario
+    from .plots import require_plot_extra
+
     check_output_path("--out", args.out, _FORMATS)
-    require_matplotlib(args.out, field="--out")
+    require_plot_extra("--out", args.out)
     scenario = load_scenario(args.scenario)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     with Progress("report", quiet=args.quiet) as bar:

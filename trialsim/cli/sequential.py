@@ -19,6 +19,7 @@ from ..exceptions import InputError, invalid
 from .options import allocation as _allocation, number as _number, open_probability as _probability, \
     positive_float as _positive, Progress
 from .output import format_table, to_json
+from .plots import add_plot_option, check_plot, write_plot
 
 __all__ = ["add_sequential_parsers", "add_look_options", "apply_look_options", "finish_scenario", "uses_looks",
            "run_looks_power", "sample_size_seed", "run_boundaries", "run_design"]
@@ -65,6 +66,9 @@ def _add_boundary_options(p: argparse.ArgumentParser, *, looks_required: bool) -
     g.add_argument("--sided", type=int, choices=(1, 2), default=1, help="1 or 2 (symmetric) sides (default 1)")
     g.add_argument("--power", type=_probability, default=0.8, help="power at the design drift (default 0.8)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_plot_option(p, "the boundaries on the z scale (and the hazard-ratio scale, with events), with the design's "
+                       "crossing probabilities under H1")
+    p.add_argument("--quiet", action="store_true", help="no note on stderr (the result on stdout is unchanged)")
 
 
 def add_sequential_parsers(subparsers) -> None:
@@ -111,6 +115,12 @@ def _boundaries(args):
                                        sided=args.sided)
 
 
+def _boundary_figure(design):
+    from ..plot import plot_boundaries
+
+    return plot_boundaries(design, expected="h1")
+
+
 def _title(gs) -> str:
     futility = f"futility {gs.futility} ({'binding' if gs.binding else 'non-binding'})" if gs.futility else \
         "no futility bound"
@@ -121,7 +131,9 @@ def _title(gs) -> str:
 
 def run_boundaries(args: argparse.Namespace) -> int:
     """``trialsim boundaries``: the boundary table (text or JSON)."""
+    check_plot(args)
     gs = _boundaries(args)
+    write_plot(args, lambda: _boundary_figure(gs), "trialsim boundaries")
     if args.json:
         print(to_json(gs.to_dict()))
         return 0
@@ -178,6 +190,7 @@ def run_design(args: argparse.Namespace) -> int:
         if len(given) != want:
             raise invalid(names[0], f"needs exactly {'one' if want == 1 else 'two'} of them given",
                           ", ".join(given) or "none", subject="/".join(names))
+    check_plot(args)
     gs = _boundaries(args)
     t, c = args.allocation if len(args.allocation) == 2 else (*args.allocation, 1)
     survival = (args.control_survival, args.horizon) if args.control_survival is not None else None
@@ -187,6 +200,7 @@ def run_design(args: argparse.Namespace) -> int:
                              accrual_time=args.accrual_time, accrual_rate=args.accrual_rate,
                              follow_up=args.min_follow_up, dropout_hazard=args.dropout, allocation_ratio=t / c)
     reach = _reachability(sd)
+    write_plot(args, lambda: _boundary_figure(sd), "trialsim design")
     if args.json:
         out = sd.to_dict()
         out["max_attainable_z"] = [z for z, _ in reach]

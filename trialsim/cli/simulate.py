@@ -17,6 +17,7 @@ from .options import allocation as _allocation, nonneg_int as _nonneg_int, \
     Progress, block_size as _block_size, in_range, patients as _patients, replicates as _replicates
 from ..exceptions import invalid
 from .files import check_output_path, same_file, write_output
+from .plots import add_plot_option, check_plot, write_plot
 
 __all__ = ["add_simulate_parser", "run_simulate", "build_trial"]
 
@@ -35,6 +36,7 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: fresh entropy, printed)")
     p.add_argument("--out", metavar="PATH", help="write the patient-level table here (.csv or .parquet)")
     p.add_argument("--events-log", metavar="PATH", help="write the event log here (CSV; DES engine only)")
+    add_plot_option(p, "the simulated trials (Kaplan-Meier fan, dose paths, response states per arm)")
     p.add_argument("--allocation", type=_allocation, default=None, metavar="A:B",
                    help="allocation ratio ruxolitinib:control (default 1:1)")
     p.add_argument("--block-size", type=_block_size, default=None,
@@ -147,12 +149,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_output_path("--events-log", args.events_log, (".csv",))
         if args.out is not None and same_file(args.out, args.events_log):
             raise invalid("events_log", "must differ from --out", args.events_log, subject="--events-log")
+    check_plot(args)
+    if args.plot is not None and args.events_log is not None and same_file(args.plot, args.events_log):
+        raise invalid("plot", "must differ from --events-log", args.plot, subject="--plot")
 
 
 def _frame_writer(path: str, frame: Any) -> Callable[[str], object]:
     if Path(path).suffix.lower() == ".parquet":
         return lambda tmp: frame.to_parquet(tmp, index=False)
     return lambda tmp: frame.to_csv(tmp, index=False)
+
+
+def _figure(batch, model, trial):
+    from ..plot import plot_simulation
+
+    return plot_simulation(batch, model=model, horizon=trial.follow_up)
 
 
 def run_simulate(args) -> int:
@@ -187,6 +198,7 @@ def run_simulate(args) -> int:
         from ..engines.des import EVENT_LOG_COLUMNS
         log = pd.DataFrame(batch.events_log, columns=list(EVENT_LOG_COLUMNS))
         write_output("--events-log", args.events_log, _frame_writer(args.events_log, log))
+    write_plot(args, lambda: _figure(batch, model, trial), "trialsim simulate")
     if args.out and not args.json:
         if not args.quiet:  # a note: the result is the file
             print(f"trialsim simulate: wrote {batch.n_replicates * batch.n_patients} patients ({batch.n_replicates} "

@@ -445,7 +445,7 @@ def with_looks(base: Design, model: DiseaseModel, keys: dict) -> Design | Sequen
 
 def _planned(design: SequentialDesign, trial: Trial) -> Looks:
     """Fractions, planned deaths or times, and the normal-theory bounds for ``trial``."""
-    base, k = design.base, design.n_looks
+    k = design.n_looks
     if design.look_times is not None:
         times = design.look_times
         expected = [_expected_deaths(design, replace(trial, analysis="calendar", analysis_time=t, target_events=None))

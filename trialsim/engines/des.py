@@ -539,7 +539,7 @@ def _arm_tables(model: DiseaseModel, trial: Trial) -> _ArmTables:
 def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int,
                 streams: dict[str, np.random.Generator]) -> dict[str, Any]:
     """All random numbers of a chunk, drawn up front (see the module docstring for the layout)."""
-    r, n, k = n_replicates, trial.n, POOL_SIZE
+    r, n = n_replicates, trial.n
     female, stratum = draw_baseline(model.baseline, r, n, streams["baseline"])
     arm = randomise(trial, stratum, streams["randomisation"])
     entry = draw_entry(trial.accrual, r, n, streams["accrual"])

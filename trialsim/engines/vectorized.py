@@ -40,7 +40,7 @@ from .seeding import POOL_SIZE, JumpPools, patient_draws
 from ..model.phase_type import response_death_table, sample_from_tables
 from .enrolment import draw_baseline, draw_entry, randomise
 from .paths import dose_paths, infection_times, simulate_paths
-from .batch import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
+from .batch import LOST, NOT_OBSERVED, TrialBatch
 from ..exceptions import invalid
 from ..model.validation import check_count
 from ..model import DEAD, DISEASES, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial

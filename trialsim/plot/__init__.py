@@ -19,11 +19,11 @@ Designs (:mod:`~trialsim.plot.designs`)
 """
 
 from .cohorts import plot_doses, plot_km, plot_simulation, plot_states, state_marks, survival_marks
-from .common import FORMATS, check_plot_output, figure_bytes, require_matplotlib, save_figure
+from .common import FORMATS, check_plot_output, draw_figure, figure_bytes, require_matplotlib, save_figure
 from .designs import hazard_ratio_bound, plot_assurance, plot_boundaries, plot_conflict_oc, plot_power_curve
 
 __all__ = [
     "plot_km", "plot_states", "plot_doses", "plot_simulation", "survival_marks", "state_marks",
     "plot_power_curve", "plot_boundaries", "hazard_ratio_bound", "plot_assurance", "plot_conflict_oc",
-    "save_figure", "figure_bytes", "check_plot_output", "require_matplotlib", "FORMATS",
+    "save_figure", "draw_figure", "figure_bytes", "check_plot_output", "require_matplotlib", "FORMATS",
 ]

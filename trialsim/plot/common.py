@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..exceptions import invalid
 
-__all__ = ["require_matplotlib", "check_plot_output", "save_figure", "FORMATS", "ARM_COLOURS", "STATE_COLOURS",
-           "arm_colour", "new_axes", "new_figure", "legend_below"]
+__all__ = ["require_matplotlib", "check_plot_output", "save_figure", "draw_figure", "FORMATS", "ARM_COLOURS",
+           "STATE_COLOURS", "arm_colour", "new_axes", "new_figure", "legend_below"]
 
 #: Suffixes :func:`save_figure` writes (the format follows the suffix).
 FORMATS = (".png", ".svg", ".pdf")
@@ -101,11 +101,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
     os.close(fd)
     try:
         os.chmod(tmp, _mode(target))
-        resolution = dpi if dpi is not None else "figure"
-        if palette and suffix == ".png":
-            _save_palette_png(fig, tmp, resolution)
-        else:
-            fig.savefig(tmp, format=suffix[1:], dpi=resolution, metadata=_metadata(suffix))
+        draw_figure(fig, tmp, suffix[1:], dpi=dpi, palette=palette)
         os.replace(tmp, target)
     except BaseException as exc:
         try:
@@ -118,6 +114,20 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None, palet
     return target
 
 
+def draw_figure(fig, file: str, fmt: str, *, dpi: float | None = None, palette: bool = False) -> None:
+    """Draw ``fig`` into ``file`` as ``fmt`` (``"png"``, ``"svg"`` or ``"pdf"``), without a date in it, so that
+    the same figure gives the same file: what :func:`save_figure` writes into its temporary file (and what the
+    command line's atomic writer is given)."""
+    if fmt not in ("png", "svg", "pdf"):
+        raise invalid("format", "must be 'png', 'svg' or 'pdf'", fmt)
+    resolution = dpi if dpi is not None else "figure"
+    if palette and fmt == "png":
+        _save_palette_png(fig, file, resolution)
+    else:
+        with _repeatable():
+            fig.savefig(file, format=fmt, dpi=resolution, metadata=_metadata("." + fmt))
+
+
 def figure_bytes(fig, fmt: str = "png", *, dpi: float | None = None) -> bytes:
     """``fig`` drawn as PNG or SVG bytes, with no date or software version in them: the same figure gives the
     same bytes (what a report embeds)."""
@@ -127,8 +137,17 @@ def figure_bytes(fig, fmt: str = "png", *, dpi: float | None = None) -> bytes:
         raise invalid("format", "must be 'png' or 'svg'", fmt)
     buffer = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-    fig.savefig(buffer, format=fmt, dpi=dpi if dpi is not None else "figure", metadata=metadata)
+    with _repeatable():
+        fig.savefig(buffer, format=fmt, dpi=dpi if dpi is not None else "figure", metadata=metadata)
     return buffer.getvalue()
+
+
+def _repeatable():
+    """matplotlib settings under which a figure is drawn to the same bytes every time: SVG element ids salted
+    with a fixed string (matplotlib salts them with a random UUID by default)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"svg.hashsalt": "trialsim"})
 
 
 def _save_palette_png(fig, tmp: str, dpi) -> None:
