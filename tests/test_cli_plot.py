@@ -10,6 +10,7 @@ stdout is unchanged by ``--plot``, and every misuse is exit status 2 with one li
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -28,6 +29,11 @@ def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def without_timing(text: str) -> str:
+    """The printed result without the run's elapsed seconds (', 0.4 s' at the end of the seed line)."""
+    return re.sub(r"; \d+\.\d s$", "", text, flags=re.M)
 
 
 def assert_figure(path, suffix):
@@ -61,8 +67,7 @@ def test_each_command_writes_its_figure_and_keeps_its_result(command, tmp_path, 
     assert err == ""  # --quiet: no note
     plain = run(capsys, *argv, "--quiet")
     assert plain[0] == 0
-    if command != "assurance":  # its text ends with the run's elapsed seconds
-        assert out == plain[1]  # the printed result does not depend on --plot
+    assert without_timing(out) == without_timing(plain[1])  # the printed result does not depend on --plot
     code, _, err = run(capsys, *argv, "--plot", str(path))
     assert code == 0 and err.strip() == f"trialsim {command}: wrote the figure to {path}"
 
@@ -193,3 +198,17 @@ def test_without_matplotlib_the_error_names_the_extra(command, argv, option, tmp
     one_error(done.stderr, command, option)
     assert "needs matplotlib: pip install 'trialsim[plot]'" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_power_with_looks_draws_its_bounds_and_stopping(tmp_path, capsys):
+    path = tmp_path / "looks.png"
+    argv = ["power", "--looks", "0.5,1", "--reps", "300", "--seed", "3", "--jobs", "1", "--quiet"]
+    code, out, err = run(capsys, *argv, "--plot", str(path))
+    assert code == 0, err
+    assert_figure(path, ".png")
+    assert without_timing(out) == without_timing(run(capsys, *argv)[1])
+    code, _, err = run(capsys, "power", "--events", "8", "--reps", "100", "--plot",
+                       str(tmp_path / "one.png"))   # one look: nothing to draw
+    assert code == 2
+    one_error(err, "power", "--plot")
+    assert "needs --grid or looks" in err and not (tmp_path / "one.png").exists()

@@ -491,6 +491,43 @@ def test_boundaries_two_sided_events_and_errors():
         tp.plot_boundaries(gs.to_dict())
 
 
+@needs_mpl
+def test_sequential_power_draws_the_applied_bounds_and_the_simulated_stopping():
+    """A simulated trial with looks (calibrated bounds, so they differ from the normal-theory design's): the z
+    panel shows the bounds as applied, the bars the simulated shares, the HR panel sits at the planned deaths."""
+    from dataclasses import replace as change
+
+    from trialsim.design import SequentialDesign, TwoArmDesign, sequential_power
+
+    control = ParametricArm.from_survival(0.62, at=8.0)
+    m = DiseaseModel(arms=(control.with_hazard_ratio(0.3), control))
+    trial = Trial(n=60, target_events=20, analysis="events", accrual=trialsim.model.Accrual(kind="poisson", rate=4))
+    design = SequentialDesign(base=TwoArmDesign(alpha=0.05, sided=2), model=m, fractions=(0.5, 1.0),
+                              calibrate=True, calibration_replicates=2000)
+    result = sequential_power(m, trial, design, n_replicates=500, seed=5, n_jobs=1, check_alpha=False)
+    fractions = tuple(look.information_fraction for look in result.looks)
+    gs = design.boundaries_at(fractions)
+    applied = [look.efficacy_z for look in result.looks]
+    assert applied != pytest.approx(gs.efficacy_z)     # calibrated: the figure must not show gs's bounds
+    fig = tp.plot_sequential_power(result, gs, allocation_ratio=1.0)
+    assert len(fig.axes) == 3                            # z, its twin for the shares, hazard ratio
+    assert one(fig, "bound:efficacy").get_ydata() == pytest.approx(applied)
+    assert [b.get_height() for b in by_gid(fig, "stop:efficacy")] == pytest.approx(
+        [look.efficacy_stop for look in result.looks])
+    assert [b.get_height() for b in by_gid(fig, "stop:futility")] == pytest.approx(
+        [look.futility_stop for look in result.looks])
+    hr = one(fig, "hr:efficacy").get_xydata()
+    deaths = np.array([look.planned_deaths for look in result.looks])
+    assert hr[:, 0] == pytest.approx(deaths)
+    assert hr[:, 1] == pytest.approx(np.exp(-np.array(applied) * 2 / np.sqrt(deaths)))
+    with pytest.raises(InputError, match="`boundaries`"):
+        tp.plot_sequential_power(result, group_sequential_design([0.4, 1.0]))
+    with pytest.raises(InputError, match="`result`"):
+        tp.plot_sequential_power(result.result, gs)
+    with pytest.raises(InputError, match="`result`"):
+        tp.plot_sequential_power(change(result, sequential=False), gs)
+
+
 def test_hazard_ratio_bound():
     assert float(tp.hazard_ratio_bound(1.96, 100)) == pytest.approx(math.exp(-0.392))
     assert float(tp.hazard_ratio_bound(1.96, 100, benefit_below_one=False)) == pytest.approx(math.exp(0.392))

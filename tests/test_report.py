@@ -15,9 +15,31 @@ import pytest
 from trialsim.cli import main
 
 SECTIONS_CTDMAS = ["The scenario", "The calibrated model and the study re-run", "Power and sample size",
-                   "Power curve", "Seeds and version", "Reproducing every number"]
+                   "Power curve", "Assurance", "Seeds and version", "Reproducing every number"]
 SECTIONS_PARAMETRIC = ["The scenario", "The simulated cohorts", "Power and sample size", "Power curve",
-                       "Seeds and version", "Reproducing every number"]
+                       "Assurance", "Seeds and version", "Reproducing every number"]
+SECTIONS_LOOKS = ["The scenario", "The simulated cohorts", "Power and sample size", "Power curve",
+                  "Group-sequential boundaries", "Assurance", "Seeds and version", "Reproducing every number"]
+#: A parametric trial with two looks, event-driven (the scenario format's [design] looks keys).
+LOOKS_SCENARIO = """name = "looks"
+[model]
+kind = "parametric"
+horizon = 8.0
+control_survival = 0.62
+treatment_survival = 0.95
+[trial]
+n = 60
+accrual_rate = 4
+follow_up = 8.0
+analysis = "events"
+target_events = 12
+[design]
+kind = "two_arm"
+alpha = 0.05
+sided = 2
+looks = [0.5, 1.0]
+spending = "ld-of"
+"""
 
 
 class Page(HTMLParser):
@@ -75,6 +97,28 @@ def test_parametric_report_is_self_contained_and_repeats(tmp_path, capsys):
     assert len(first.splitlines()) == len(second.splitlines()) and len(differ) <= 1
     assert all("Generated" in a for a, _ in differ)
     assert "trialsim power --scenario parametric --seed 3 --reps 400 --n 40" in first
+    assert "trialsim assurance --scenario parametric --seed 3 --draws 500 --reps 200 --point-reps 400" in first
+    assert "take their survival at the horizon from the draws" in first
+
+
+def test_a_design_with_looks_has_its_boundaries(tmp_path, capsys):
+    """The boundaries section: the bounds and the simulated stopping per look, the figure, the command; its
+    numbers are those ``trialsim power --scenario`` prints for the same seed."""
+    import json
+    import re
+
+    scenario = tmp_path / "looks.toml"
+    scenario.write_text(LOOKS_SCENARIO)
+    text = _report(tmp_path, capsys, "looks.html", "--scenario", str(scenario), "--reps", "400").read_text()
+    _check_page(text, SECTIONS_LOOKS)
+    section = text[text.index(">Group-sequential boundaries<"):text.index(">Assurance<")]
+    assert section.count("<img") == 1 and "ld-of" in section
+    assert main(["power", "--scenario", str(scenario), "--seed", "3", "--reps", "400", "--json", "--quiet"]) == 0
+    looks = json.loads(capsys.readouterr().out)["looks"]
+    cells = re.findall(r"<td>([^<]*)</td>", section)
+    for look in looks:
+        assert f"{look['efficacy_z']:.3f}" in cells
+        assert f"{look['efficacy_stop']:.4f} ({look['efficacy_stop_se']:.4f})" in cells
 
 
 @pytest.mark.slow
@@ -84,7 +128,7 @@ def test_default_report_has_the_calibration_and_markdown_has_its_images(tmp_path
     assert "survival_control" in text and "13/21" in text  # the calibration table
     md = _report(tmp_path, capsys, "design.md", "--reps", "400")
     images = sorted(p.name for p in tmp_path.glob("design_*.png"))
-    assert images == ["design_calibration.png", "design_power_curve.png"]
+    assert images == ["design_assurance.png", "design_calibration.png", "design_power_curve.png"]
     body = md.read_text()
     assert all(f"]({name})" in body for name in images) and "## Power curve" in body
 

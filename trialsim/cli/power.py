@@ -99,7 +99,8 @@ def add_power_parsers(subparsers) -> None:
     p.add_argument("--grid", action=Once, metavar="PARAM=SPEC", help="power curve over a parameter: n=20:80:10 (start:stop:step, "
                                                         "inclusive) or hazard-ratio=0.2,0.3,0.5")
     p.add_argument("--out", metavar="FILE.csv", help="write the power curve (--grid) as CSV")
-    add_plot_option(p, "the power curve (--grid) with its Monte Carlo band and the analytic power")
+    add_plot_option(p, "the power curve (--grid) with its Monte Carlo band and the analytic power, or the bounds "
+                       "of a trial with looks with the simulated stopping at each look")
     add_look_options(p, power_command=True)
     _common(p, conflict=True)
     p.set_defaults(run=run_power)
@@ -317,11 +318,12 @@ def run_power(args: argparse.Namespace) -> int:
     _check_scheduler(args)
     if args.out is not None:
         check_output_path("--out", args.out, (".csv",))
-    check_plot(args, needs="--grid", has_needed=bool(args.grid))
+    check_plot(args)
     if not args.grid:
         scenario = scenario_from_args(args)
         if uses_looks(args, scenario):
             return run_looks_power(args, scenario)
+        check_plot(args, needs="--grid or looks (--looks, --look-times)", has_needed=False)
         if is_bayes(scenario.design):
             return run_bayes_power(args, scenario)
         with Progress("power", quiet=args.quiet, total=args.reps) as bar:

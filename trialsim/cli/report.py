@@ -25,6 +25,9 @@ __all__ = ["add_report_parser", "run_report", "build_report"]
 _FORMATS = (".html", ".md")
 #: Replicates of the study re-run shown in the report (the DES keeps every visit; a few seconds).
 _COHORTS = 1000
+#: Assurance in the report: truths drawn from the study's evidence, and trials simulated under each (the
+#: standard error of the assurance is about the between-draw s.d. of the power over sqrt(draws), ~0.013).
+_DRAWS, _TRIALS_PER_DRAW = 500, 200
 
 
 def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -85,6 +88,9 @@ def build_report(scenario: Any, *, scenario_argument: str, seed: int, reps: int,
     _model_section(report, scenario, seed=seed, command=command)
     _power_section(report, scenario, run=run, command=command)
     _curve_section(report, scenario, run=run, command=command)
+    _looks_section(report, scenario, run=run, command=command)
+    _assurance_section(report, scenario, seed=seed, reps=reps, n_jobs=n_jobs, progress=progress,
+                       scenario_argument=scenario_argument, commands=commands)
     report.add("Seeds and version").text(
         f"Every number above comes from root seed {seed} (numpy SeedSequence) and trialsim {__version__}; the "
         f"same seed gives the same numbers for any number of jobs or backend.")
@@ -203,3 +209,73 @@ def _curve_section(report: Report, scenario: Any, *, run: dict, command: Any) ->
     section.figure("power_curve", figure_bytes(plot_power_curve(points, parameter="n", target=0.8), dpi=80),
                    "Power against n: simulated with its Monte Carlo band, analytic beside it")
     section.code([command("power", "--grid", f"n={','.join(str(n) for n in sizes)}")])
+
+
+def _looks_section(report: Report, scenario: Any, *, run: dict, command: Any) -> None:
+    """A design with looks: the bounds as applied and the simulated stopping at each look (what
+    ``trialsim power --scenario`` prints for it)."""
+    from ..design.sequential import SequentialDesign
+    from ..design.sequential_oc import sequential_power
+    from ..plot import figure_bytes, plot_sequential_power
+
+    design = scenario.design
+    if not isinstance(design, SequentialDesign) or design.n_looks < 2:
+        return
+    result = sequential_power(scenario.model, scenario.trial, design, **run)
+    section = report.add("Group-sequential boundaries")
+    calibrated = (" The efficacy bounds were calibrated to the simulated null (the normal-theory bounds assume "
+                  "more deaths than a trial this small has)." if result.calibration is not None else "")
+    section.text(f"{design.describe(scenario.trial)}: the bounds as applied at each look and the share of "
+                 f"{result.result.n_replicates:,} simulated trials that stopped there, with its Monte Carlo "
+                 f"standard error; at the last look 'futility' is ending without rejecting H0.{calibrated}")
+    section.table(["look", "fraction", "deaths planned", "efficacy z", "futility z", "max z", "efficacy stop",
+                   "futility stop"],
+                  [[str(k + 1), f"{look.information_fraction:.3f}", f"{look.planned_deaths:.2f}",
+                    f"{look.efficacy_z:.3f}", "-" if look.futility_z is None else f"{look.futility_z:.3f}",
+                    f"{look.max_attainable_z:.2f}" + ("" if look.reachable else " (bound out of reach)"),
+                    f"{look.efficacy_stop:.4f} ({look.efficacy_stop_se:.4f})",
+                    f"{look.futility_stop:.4f} ({look.futility_stop_se:.4f})"]
+                   for k, look in enumerate(result.looks)])
+    trial = design.prepare_trial(scenario.trial)
+    boundaries = design.boundaries_at(tuple(look.information_fraction for look in result.looks))
+    figure = plot_sequential_power(result, boundaries, allocation_ratio=trial.allocation[0] / trial.allocation[1])
+    section.figure("boundaries", figure_bytes(figure, dpi=80),
+                   "The bounds on the z and hazard-ratio scales at the planned deaths, with the simulated stopping")
+    section.code([command("power")])
+
+
+def _assurance_section(report: Report, scenario: Any, *, seed: int, reps: int, n_jobs: int | None, progress: Any,
+                       scenario_argument: str, commands: list[str]) -> None:
+    """Assurance: the power averaged over truths drawn from the study's evidence (two arms to draw)."""
+    from ..design.assurance import assurance
+    from ..plot import figure_bytes, plot_assurance
+
+    if scenario.model.n_arms != 2:
+        return
+    design = scenario.design
+    horizon = float(scenario.trial.follow_up if design.horizon is None else design.horizon)
+    result = assurance(scenario.model, scenario.trial, design, n_draws=_DRAWS, trials_per_draw=_TRIALS_PER_DRAW,
+                       horizon=horizon, point_replicates=reps, seed=seed, n_jobs=n_jobs, progress=progress)
+    q = result.power_quantiles
+    section = report.add("Assurance")
+    parametric = (" The parametric arms take their survival at the horizon from the draws (the scenario's values "
+                  "are not used)." if scenario.model.is_parametric else "")
+    section.text(f"The power at n = {result.n} averaged over {result.n_draws:,} truths drawn from the study's "
+                 f"evidence (19/20 vs 13/21 alive at week {horizon:g}, {result.prior} design prior), "
+                 f"{result.trials_per_draw:,} simulated trials under each.{parametric}")
+    section.table(["", "value"], [
+        ["assurance", f"{result.assurance:.4f} (Monte Carlo s.e. {result.standard_error:.4f})"],
+        ["power over the draws", f"10% {q['0.1']:.3f}, median {q['0.5']:.3f}, 90% {q['0.9']:.3f} (between-draw "
+                                 f"s.d. {result.between_draw_sd:.3f})"],
+        ["P(true effect null or harmful)", f"{result.probability_no_benefit:.4f} ({result.no_benefit_method})"],
+        ["power at the point estimate", f"{result.power_at_point_estimate:.4f} (s.e. "
+                                        f"{result.point_standard_error:.4f}; analytic "
+                                        f"{result.analytic_power_at_point_estimate:.4f})"]])
+    figure = plot_assurance(result.draw_powers, assurance=result.assurance,
+                            point_power=result.power_at_point_estimate)
+    section.figure("assurance", figure_bytes(figure, dpi=80),
+                   "The power of the trial at each drawn truth, the assurance and the power at the point estimate")
+    line = shlex.join(["trialsim", "assurance", "--scenario", scenario_argument, "--seed", str(seed), "--draws",
+                       str(_DRAWS), "--reps", str(_TRIALS_PER_DRAW), "--point-reps", str(reps)])
+    commands.append(line)
+    section.code([line])

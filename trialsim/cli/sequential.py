@@ -327,10 +327,12 @@ def run_looks_power(args: argparse.Namespace, scenario) -> int:
         design = SequentialDesign(base=design, model=scenario.model)
     elif design.calibrate:
         design = replace(design, calibration_replicates=args.reps)
+    check_plot(args, needs="--grid or looks (--looks, --look-times)", has_needed=design.n_looks > 1)
     with Progress("power", quiet=args.quiet) as bar:
         result = sequential_power(scenario.model, scenario.trial, design, n_replicates=args.reps, seed=args.seed,
                                   n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
                                   engine=args.engine, progress=bar, check_alpha=not args.null)
+    write_plot(args, lambda: _looks_figure(result, design, scenario.trial), "trialsim power")
     if args.json:
         out = result.to_dict()
         out.pop("elapsed_seconds", None)
@@ -340,6 +342,14 @@ def run_looks_power(args: argparse.Namespace, scenario) -> int:
     else:
         print(looks_text(result, scenario, null=bool(args.null)))
     return 0
+
+
+def _looks_figure(result, design, trial):
+    from ..plot import plot_sequential_power
+
+    allocation = design.prepare_trial(trial).allocation
+    boundaries = design.boundaries_at(tuple(look.information_fraction for look in result.looks))
+    return plot_sequential_power(result, boundaries, allocation_ratio=allocation[0] / allocation[1])
 
 
 def looks_text(res, scenario, *, null: bool = False) -> str:

@@ -14,16 +14,19 @@ Simulated trials (:mod:`~trialsim.plot.cohorts`, from a :class:`~trialsim.engine
 Designs (:mod:`~trialsim.plot.designs`)
     :func:`plot_power_curve` (simulated power with its Monte Carlo band beside the analytic power),
     :func:`plot_boundaries` (group-sequential bounds on the z and hazard-ratio scales, with stopping
-    proportions), :func:`plot_assurance` (power across prior draws), :func:`plot_conflict_oc` (type I error
+    proportions), :func:`plot_sequential_power` (the bounds a simulated trial with looks applied, with the
+    shares of trials stopping at each look), :func:`plot_assurance` (power across prior draws), :func:`plot_conflict_oc` (type I error
     and power of a Bayesian rule against the true control rate).
 """
 
 from .cohorts import plot_doses, plot_km, plot_simulation, plot_states, state_marks, survival_marks
 from .common import FORMATS, check_plot_output, draw_figure, figure_bytes, require_matplotlib, save_figure
-from .designs import hazard_ratio_bound, plot_assurance, plot_boundaries, plot_conflict_oc, plot_power_curve
+from .designs import (hazard_ratio_bound, plot_assurance, plot_boundaries, plot_conflict_oc, plot_power_curve,
+                      plot_sequential_power)
 
 __all__ = [
     "plot_km", "plot_states", "plot_doses", "plot_simulation", "survival_marks", "state_marks",
-    "plot_power_curve", "plot_boundaries", "hazard_ratio_bound", "plot_assurance", "plot_conflict_oc",
+    "plot_power_curve", "plot_boundaries", "plot_sequential_power", "hazard_ratio_bound", "plot_assurance",
+    "plot_conflict_oc",
     "save_figure", "draw_figure", "figure_bytes", "check_plot_output", "require_matplotlib", "FORMATS",
 ]

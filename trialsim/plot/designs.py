@@ -15,14 +15,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..design import ConflictOC, GroupSequentialDesign, PowerResult, SurvivalDesign
+from ..design import ConflictOC, GroupSequentialDesign, PowerResult, SequentialPowerResult, SurvivalDesign
 from ..exceptions import invalid
 from ..model import TARGETS_BY_NAME
 from ..model.validation import check_choice, check_positive, check_probability, is_number
 from ..stats import proportion_ci
 from .common import legend_below, new_axes, new_figure
 
-__all__ = ["plot_power_curve", "plot_boundaries", "hazard_ratio_bound", "plot_assurance", "plot_conflict_oc"]
+__all__ = ["plot_power_curve", "plot_boundaries", "plot_sequential_power", "hazard_ratio_bound", "plot_assurance",
+           "plot_conflict_oc"]
 
 _SIMULATED, _ANALYTIC, _EFFICACY, _FUTILITY = "#1f5fa8", "#555555", "#2e8b57", "#c8402c"
 _TYPE_I, _POWER = "#c8402c", "#1f5fa8"
@@ -243,6 +244,46 @@ def plot_boundaries(design: GroupSequentialDesign | SurvivalDesign, *, scale: st
     else:
         _draw_hr(ax, gs, d, r, survival)
     return fig
+
+
+def plot_sequential_power(result: SequentialPowerResult, boundaries: GroupSequentialDesign, *,
+                          allocation_ratio: float | None = None, scale: str | None = None, ax=None):
+    """A simulated trial with looks: the bounds as applied, at the planned deaths, with the share of simulated
+    trials that stopped at each look (what ``trialsim power --looks ... --plot`` and the report draw).
+
+    Parameters
+    ----------
+    result
+        A :class:`~trialsim.design.SequentialPowerResult` of a design with looks (``result.sequential``).
+    boundaries
+        The normal-theory design of those looks (``SequentialDesign.boundaries_at(fractions)``): its name,
+        spending, alpha and sides label the figure; the bounds drawn are the result's, as applied (calibrated
+        ones where the design calibrated them), at each look's planned (or expected) deaths.
+    allocation_ratio, scale, ax
+        As :func:`plot_boundaries` (default scale: both panels without ``ax``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        :func:`plot_boundaries`' artists; the bars ``"stop:efficacy"`` and ``"stop:futility"`` are the simulated
+        shares (at the last look, 'futility' is ending without rejecting H0).
+    """
+    from dataclasses import replace
+
+    if not isinstance(result, SequentialPowerResult) or not result.sequential:
+        raise invalid("result", "must be the SequentialPowerResult of a design with looks", type(result).__name__)
+    looks = result.looks
+    fractions = tuple(look.information_fraction for look in looks)
+    if not isinstance(boundaries, GroupSequentialDesign) or not np.allclose(boundaries.information_fractions,
+                                                                               fractions):
+        raise invalid("boundaries", f"must be a GroupSequentialDesign at the result's fractions {fractions}",
+                      type(boundaries).__name__)
+    applied = replace(boundaries, efficacy_z=tuple(look.efficacy_z for look in looks),
+                      futility_z=tuple(look.futility_z for look in looks))
+    stopping = {"efficacy": [look.efficacy_stop for look in looks],
+                "futility": [look.futility_stop for look in looks]}
+    return plot_boundaries(applied, events=[look.planned_deaths for look in looks], scale=scale,
+                           allocation_ratio=allocation_ratio, stopping=stopping, ax=ax)
 
 
 def _futility(gs: GroupSequentialDesign) -> np.ndarray | None:
