@@ -1,4 +1,4 @@
-"""Throughput of the discrete-event engine (trialsim.des), against naive simpy loops measured in the same run.
+"""Throughput of the discrete-event engine (trialsim.engines.des), against naive simpy loops measured in the same run.
 
 Prints simulated patient-journeys per second and trials per second for n = 40:
 

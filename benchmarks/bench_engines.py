@@ -4,9 +4,9 @@ For two workloads, the parametric trial (exponential arms, S(8 wk) 0.95 vs 0.62,
 at once, follow-up 8 weeks) and the default CTD-MAS trial (the calibrated multi-state model, same trial), it
 prints replicates per second of a log-rank power calculation (simulate a trial, run the log-rank test) for
 
-- ``vectorized``: the vectorised engine chunk by chunk with the design's analysis (``trialsim.estimators.
+- ``vectorized``: the vectorised engine chunk by chunk with the design's analysis (``trialsim.stats.
   logrank_batch``), one core; also the engine alone;
-- ``vectorized, all jobs``: :func:`trialsim.montecarlo.run` with every core (loky);
+- ``vectorized, all jobs``: :func:`trialsim.design.montecarlo.run` with every core (loky);
 - ``des``: the discrete-event engine with the same analysis;
 - peers, written the plain way:
   ``survdiff loop``: one trial at a time, numpy draws and statsmodels ``survdiff``;

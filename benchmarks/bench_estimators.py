@@ -1,4 +1,4 @@
-"""Throughput of the batch estimators (trialsim.estimators), against loops over statsmodels in the same run.
+"""Throughput of the batch estimators (trialsim.stats), against loops over statsmodels in the same run.
 
 Prints trials per second at n = 40 (1:1, exponential survival, censoring at 8 weeks, times in days) for
 

@@ -24,7 +24,7 @@ from trialsim.cli import main
 from trialsim.model import TARGETS, default_model
 from trialsim.model import CR, DEAD, NR, PR, BaselineMix
 
-# Observed values: docs/study.md (Li et al. 2025), sentences R3 to R10, as trialsim.ctdmas.TARGETS.
+# Observed values: docs/study.md (Li et al. 2025), sentences R3 to R10, as trialsim.model.TARGETS.
 PANEL = [t for t in TARGETS if t.arm == "ruxolitinib" and t.weight > 0]  # the least-squares targets
 STATE = {"pr": PR, "cr": CR, "nr": NR, "dead": DEAD}
 

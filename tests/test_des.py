@@ -1,4 +1,4 @@
-"""The discrete-event engine (trialsim.des): the model, the trial machinery, reproducibility, the study re-run.
+"""The discrete-event engine (trialsim.engines.des): the model, the trial machinery, reproducibility, the study re-run.
 
 Monte Carlo tolerances are 4 standard errors, written beside each assertion. Exact values come from the
 calibrated model (``trialsim.calibrate``: matrix exponentials) or from closed forms given in the test.

@@ -1,4 +1,4 @@
-"""Conventions, degenerate input, validation and the import boundary of trialsim.estimators."""
+"""Conventions, degenerate input, validation and the import boundary of trialsim.stats."""
 
 import math
 import subprocess

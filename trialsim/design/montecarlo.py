@@ -1,6 +1,6 @@
 """Monte Carlo runs: the seed tree, chunking, engine choice, and joblib over chunks.
 
-A run of R replicates is cut into fixed-size chunks (:data:`trialsim.seeding.CHUNK_SIZE`). Chunk c draws its
+A run of R replicates is cut into fixed-size chunks (:data:`trialsim.engines.seeding.CHUNK_SIZE`). Chunk c draws its
 random numbers from ``seeding.chunk_streams(root, c)`` and nothing else, simulates its trials with one engine
 and reduces them at once to per-replicate results through the design (success, p-value, deaths, duration),
 so memory is bounded by the chunk size. Chunks run in any order on any worker and are joined in chunk order,
@@ -79,7 +79,7 @@ class OutcomeSummary:
     """Counts and sums over replicates: all that power needs, a few numbers per chunk whatever its size.
 
     Sums are added in chunk order, so they are the same for every ``n_jobs`` and backend.
-    ``sum_events_by_arm`` sums :attr:`trialsim.designs.DesignOutcome.n_events_by_arm` (the deaths the analysis
+    ``sum_events_by_arm`` sums :attr:`trialsim.design.rules.DesignOutcome.n_events_by_arm` (the deaths the analysis
     uses, per group it compares).
     """
 
@@ -403,7 +403,7 @@ def run(model: DiseaseModel, trial: Trial, design: Design, *, n_replicates: int 
         Number of simulated trials, at most :data:`trialsim.model.validation.MAX_REPLICATES`.
     seed
         Root seed: an integer, a ``SeedSequence``, a ``Generator`` or ``None`` (fresh entropy); the result
-        records what repeats the run (:func:`trialsim.seeding.root_sequence`).
+        records what repeats the run (:func:`trialsim.engines.seeding.root_sequence`).
     n_jobs
         Worker processes (``None`` or -1: all cores; more than the cores is capped at the cores, and at what
         fits in memory). Small runs stay in-process whatever ``n_jobs`` says, because starting a pool would cost

@@ -1,6 +1,6 @@
 """Analysis rules: what is tested on a simulated trial and what counts as success.
 
-A design turns a simulated :class:`~trialsim.data.TrialBatch` (R trials) into R small per-replicate results:
+A design turns a simulated :class:`~trialsim.engines.batch.TrialBatch` (R trials) into R small per-replicate results:
 success (the null hypothesis rejected), the deaths the analysis uses (by the horizon, per compared group), the
 trial's duration and the p-value. Three kinds of trial are described:
 

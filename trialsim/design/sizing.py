@@ -178,13 +178,13 @@ def power(model: DiseaseModel | None = None, trial: Trial | None = None, design:
     model
         Disease model (default: the calibrated CTD-MAS model at the trial's horizon).
     trial
-        Trial (default: :func:`trialsim.ctdmas.default_trial` with ``n`` patients, 40 if not given).
+        Trial (default: :func:`trialsim.model.default_trial` with ``n`` patients, 40 if not given).
     design
-        Analysis rule (default: :class:`~trialsim.designs.TwoArmDesign`, log-rank, two-sided 0.05).
+        Analysis rule (default: :class:`~trialsim.design.rules.TwoArmDesign`, log-rank, two-sided 0.05).
     n
         Trial size; replaces ``trial.n`` when both are given.
     n_replicates, seed, n_jobs, backend, scheduler, engine, progress, timeout
-        Passed to :func:`trialsim.montecarlo.run`.
+        Passed to :func:`trialsim.design.montecarlo.run`.
 
     Returns
     -------
@@ -308,7 +308,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
     target_power
         Power to reach, in (0, 1).
     trial
-        Template trial (its ``n`` is ignored; default: :func:`trialsim.ctdmas.default_trial`).
+        Template trial (its ``n`` is ignored; default: :func:`trialsim.model.default_trial`).
     n_replicates
         Replicates of the final confirmation at n and at n - block (the search uses at most 2,000).
     seed
@@ -318,7 +318,7 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
         Search range (``n_min`` default: one block, or the target events for event-driven analyses); ``n_max``
         at most :data:`trialsim.model.validation.MAX_N`.
     n_jobs, backend, scheduler, engine, progress, timeout
-        Passed to :func:`trialsim.montecarlo.run`.
+        Passed to :func:`trialsim.design.montecarlo.run`.
 
     Returns
     -------

@@ -116,7 +116,7 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: Seed =
     Parameters
     ----------
     calibration_result
-        A :class:`trialsim.calibrate.CalibrationResult` (its ``model``, ``horizon_weeks`` and ``targets``).
+        A :class:`trialsim.model.calibration.CalibrationResult` (its ``model``, ``horizon_weeks`` and ``targets``).
     n_cohorts
         Simulated cohorts (at least 2,000 for the acceptance checks).
     seed

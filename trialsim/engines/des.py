@@ -53,16 +53,16 @@ follow-up observed, with or without detail.
 
 Random numbers
 --------------
-Every stream comes from the chunk's component streams (:func:`trialsim.seeding.chunk_streams`) and is drawn
+Every stream comes from the chunk's component streams (:func:`trialsim.engines.seeding.chunk_streams`) and is drawn
 up front, with numpy, in shapes that do not depend on the values drawn (``R`` replicates, ``n`` patients,
-``K = POOL_SIZE``), patient by patient (:func:`trialsim.seeding.patient_draws`), so that patient k of replicate r
-gets the same numbers whatever n is (common random numbers across n):
+``K = POOL_SIZE``), patient by patient (:func:`trialsim.engines.seeding.patient_draws`), so that patient k of
+replicate r gets the same numbers whatever n is (common random numbers across n):
 
 =================  ===================================================================================
-``baseline``       one uniform per patient: disease stratum and sex (:func:`trialsim._enrolment.draw_baseline`)
-``randomisation``  permuted blocks (:func:`trialsim._enrolment.randomise`)
-``accrual``        unit exponentials, cumulated (:func:`trialsim._enrolment.draw_entry`; none if instant)
-``response``       :class:`trialsim.seeding.JumpPools`: per patient a uniform (stayer or mover), ``K`` unit
+``baseline``       one uniform per patient: disease stratum and sex (:func:`trialsim.engines.enrolment.draw_baseline`)
+``randomisation``  permuted blocks (:func:`trialsim.engines.enrolment.randomise`)
+``accrual``        unit exponentials, cumulated (:func:`trialsim.engines.enrolment.draw_entry`; none if instant)
+``response``       :class:`trialsim.engines.seeding.JumpPools`: per patient a uniform (stayer or mover), ``K`` unit
                    exponentials (holding times; for a :class:`~trialsim.model.ParametricArm` the first is the
                    cumulative hazard at death) and ``K`` uniforms (destination of each transition)
 ``taper``          a standard normal per patient (log starting dose)
@@ -71,7 +71,7 @@ gets the same numbers whatever n is (common random numbers across n):
 =================  ===================================================================================
 
 A patient who makes more than ``K`` transitions (possible only with relapse) takes the next numbers from
-:meth:`trialsim.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
+:meth:`trialsim.engines.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
 how many trials share an environment, or on ``detail``: the survival fields are identical with and without
 detail.
 
@@ -742,7 +742,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     n_replicates
         Trials to simulate.
     streams
-        One ``numpy.random.Generator`` per component, as :func:`trialsim.seeding.chunk_streams` gives.
+        One ``numpy.random.Generator`` per component, as :func:`trialsim.engines.seeding.chunk_streams` gives.
     detail
         Also record response and dose at each visit, best response, infection time, starting dose.
     first_replicate
@@ -797,7 +797,7 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
     """Simulate ``n_replicates`` trials with the discrete-event engine.
 
     The root ``SeedSequence`` (from ``seed``) gives one child per chunk of
-    :data:`trialsim.seeding.CHUNK_SIZE` replicates and each chunk one stream per random component, so the same
+    :data:`trialsim.engines.seeding.CHUNK_SIZE` replicates and each chunk one stream per random component, so the same
     seed gives the same batch bit for bit, however the chunks are later spread over workers.
 
     Parameters
@@ -808,7 +808,7 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1,
         Number of simulated trials.
     seed
         ``int``, ``SeedSequence``, ``Generator`` or ``None`` (fresh entropy); the result records what repeats
-        it (:func:`trialsim.seeding.root_sequence`).
+        it (:func:`trialsim.engines.seeding.root_sequence`).
     detail, events_log, trials_per_env
         See :func:`simulate_chunk`.
     progress

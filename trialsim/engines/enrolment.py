@@ -1,8 +1,8 @@
 """Enrolment, for both engines: baseline covariates, permuted-block randomisation and accrual times.
 
-Each function draws from the generator it is given (one stream per component, :mod:`trialsim.seeding`) and
+Each function draws from the generator it is given (one stream per component, :mod:`trialsim.engines.seeding`) and
 returns arrays of shape ``(R, n)``, patients in order of enrolment. The draws are laid out patient by patient
-(:func:`trialsim.seeding.patient_draws`; for randomisation, block by block), so patient k of replicate r gets
+(:func:`trialsim.engines.seeding.patient_draws`; for randomisation, block by block), so patient k of replicate r gets
 the same numbers whatever n is: a larger trial appends patients to a smaller one (common random numbers
 across n). The shapes drawn never depend on the values drawn, so a chunk's streams are consumed the same way
 whatever the engine does next.

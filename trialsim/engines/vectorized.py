@@ -1,9 +1,9 @@
 """The fast engine: the discrete-event engine's model drawn for a batch of trials at once with numpy.
 
-It returns the same :class:`~trialsim.data.TrialBatch` contract as :mod:`trialsim.des`, and the contract test
-suite (``tests/test_engines_contract.py``) checks that the two agree in distribution.
+It returns the same :class:`~trialsim.engines.batch.TrialBatch` contract as :mod:`trialsim.engines.des`, and the
+contract test suite (``tests/test_engines_contract.py``) checks that the two agree in distribution.
 
-What it draws, per replicate (one random stream per component, :mod:`trialsim.seeding`):
+What it draws, per replicate (one random stream per component, :mod:`trialsim.engines.seeding`):
 
 - ``baseline``: sex and underlying disease (stratum) of each patient;
 - ``randomisation``: permuted blocks in enrolment order (within disease when the trial is stratified), one
@@ -11,7 +11,7 @@ What it draws, per replicate (one random stream per component, :mod:`trialsim.se
 - ``accrual``: calendar entry times (instant, Poisson, piecewise Poisson by time change);
 - ``response``: the death time. For survival designs (``detail=False``) it is drawn by inversion, one uniform
   per patient: under the mover-stayer Markov chain the death time is phase-type, its distribution function
-  is computed exactly once per (arm, stratum multiplier, horizon) and tabulated (:mod:`trialsim._phase_type`).
+  is computed exactly once per (arm, stratum multiplier, horizon) and tabulated (:mod:`trialsim.model.phase_type`).
   With ``detail=True`` the chain is simulated jump by jump, so the state at each visit is known;
 - ``taper``, ``infection`` (``detail=True`` only): starting dose and infection time;
 - ``dropout``: time of loss to follow-up (only when some arm has a dropout hazard).
@@ -94,7 +94,7 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: 
         Number of simulated trials.
     seed
         ``int``, ``SeedSequence``, ``Generator`` or ``None`` (fresh entropy); the result records what repeats
-        it (:func:`trialsim.seeding.root_sequence`).
+        it (:func:`trialsim.engines.seeding.root_sequence`).
     detail
         Also draw the response at each visit, best response, infection and doses.
     progress
@@ -107,8 +107,8 @@ def simulate(model: DiseaseModel, trial: Trial, *, n_replicates: int = 1, seed: 
 
     Notes
     -----
-    Replicates are drawn in fixed chunks of :data:`trialsim.seeding.CHUNK_SIZE`; chunk ``c`` uses the streams
-    :func:`trialsim.seeding.chunk_streams` ``(root, c)``, so any chunk can be drawn alone and the result does
+    Replicates are drawn in fixed chunks of :data:`trialsim.engines.seeding.CHUNK_SIZE`; chunk ``c`` uses the streams
+    :func:`trialsim.engines.seeding.chunk_streams` ``(root, c)``, so any chunk can be drawn alone and the result does
     not depend on how chunks are spread over workers. ``detail=True`` draws the death time along the simulated
     path instead of by inversion: the same distribution, but different numbers for the same seed.
 
@@ -141,7 +141,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
                    *, detail: bool = False, first_replicate: int = 0) -> TrialBatch:
     """Draw one chunk of ``n_replicates`` trials from the component ``streams`` (a pure function of its inputs).
 
-    This is the unit of work :mod:`trialsim.montecarlo` runs in parallel; see :func:`simulate`.
+    This is the unit of work :mod:`trialsim.design.montecarlo` runs in parallel; see :func:`simulate`.
     """
     _check(model, trial, detail)
     plan = _plan(model, trial)
@@ -372,7 +372,7 @@ class _Detail(TypedDict, total=False):
 def _detail(plan: _Plan, arm: np.ndarray, entry: np.ndarray, death: np.ndarray, lost: np.ndarray | None,
             cut: np.ndarray, event: np.ndarray, state_at_visit: np.ndarray | None,
             streams: dict[str, np.random.Generator]) -> _Detail:
-    """Observed response at each visit, best response, infection time and doses (see :mod:`trialsim.data`)."""
+    """Observed response at each visit, best response, infection time and doses (see :mod:`trialsim.engines.batch`)."""
     r, n = arm.shape
     v = plan.visit_times
     arms = plan.model.arms

@@ -9,7 +9,7 @@ Steps (each documented in ``docs/model.md``):
    is solved exactly (root of survival at the horizon = 19/20); the three free parameters minimise the weighted
    squared distance to the response panel (PR week 1, CR weeks 1, 3, 8, PR and NR-alive week 8, dead week 8).
 2. Control death hazard: root of survival at the horizon = 13/21, with the control response structure fixed by
-   :class:`~trialsim.ctdmas.Assumptions`.
+   :class:`~trialsim.model.Assumptions`.
 3. Taper rate: root of median dose at week 8 (patients alive) = 0.5 mg/kg/day.
 4. CMV hazard: root of P(infection by week 8) = 4/20, death competing.
 """
@@ -349,7 +349,7 @@ def calibrate(horizon_weeks: float = DEFAULT_HORIZON_WEEKS, *, assumptions: Assu
     horizon_weeks
         Week at which the survival counts (19/20, 13/21) are read. The abstract does not say; 8 by default.
     assumptions
-        The numbers the abstract does not give (see :class:`~trialsim.ctdmas.Assumptions`).
+        The numbers the abstract does not give (see :class:`~trialsim.model.Assumptions`).
     baseline
         Baseline mix (default: 17/20 female; AOSD 13, SLE 4, other 3; no outcome difference by disease).
 

@@ -276,7 +276,7 @@ def km_at(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, n_group
     """Kaplan-Meier S(t) per row and group: (R, n_groups) survival and (R, n_groups) group sizes.
 
     ``t`` is a scalar or (R,). The product runs over the tie groups with time <= t in time order, one factor
-    (n - d) / n per tie group, exactly as :func:`trialsim.estimators.kaplan_meier` multiplies them.
+    (n - d) / n per tie group, exactly as :func:`trialsim.stats.kaplan_meier` multiplies them.
     """
     r, n = time.shape
     rows = _chunk_rows(n)
