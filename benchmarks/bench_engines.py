@@ -20,7 +20,7 @@ subprocess, one job), and the wall time of ``trialsim power --scenario parametri
 every core (interpreter start included).
 
 The engine and its numpy peer are first timed with glibc's default allocator, then everything with the
-allocator tuned (:mod:`trialsim._allocator`: freed chunk memory stays in the heap instead of being page-faulted
+allocator tuned (:mod:`trialsim.cli.allocator`: freed chunk memory stays in the heap instead of being page-faulted
 in again, which matters on virtual machines); ratios are taken within one allocator setting. Everything goes
 to ``benchmarks/results/bench_engines.csv`` with the CPU model, core count and load average (the machine may
 be shared: each figure is the best of several runs).
@@ -294,7 +294,7 @@ def main() -> None:
         print(f"  {name:<10} vectorized {a['reps_per_second']:>10,.0f} /s   numpy batch peer "
               f"{b['reps_per_second']:>10,.0f} /s   ratio {a['reps_per_second'] / b['reps_per_second']:.2f}")
 
-    # Phase 2: allocator tuned (trialsim._allocator) for this process and the worker processes started later
+    # Phase 2: allocator tuned (trialsim.cli.allocator) for this process and the worker processes started later
     tuned = tune_allocator()
     allocator["value"] = "tuned" if tuned else "glibc default (tuning unavailable)"
     print(f"\n== allocator: {allocator['value']} (mmap threshold 32 MB, trim threshold 256 MB) ==")

@@ -13,7 +13,7 @@ def _count(row: dict, key: str, n_replicates: int) -> str:
 
 
 def simulate_text(summary: dict) -> str:
-    """Format :func:`trialsim._summary.batch_summary` output as a table, one row per arm."""
+    """Format :func:`trialsim.engines.summary.batch_summary` output as a table, one row per arm."""
     r = summary["n_replicates"]
     week = summary.get("week")
     headers = ["arm", "enrolled", "deaths", f"S({summary['horizon_weeks']:g} wk) KM"]

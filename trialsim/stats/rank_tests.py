@@ -265,7 +265,7 @@ def logrank_batch(time, event, group, *, strata=None, rho: float = 0.0, gamma: f
     Notes
     -----
     Each row is sorted once as packed 64-bit keys and tie groups are resolved with cumulative sums; see
-    ``trialsim/_survival_kernels.py``. Throughput is in ``benchmarks/bench_estimators.py``.
+    ``trialsim/stats/kernels.py``. Throughput is in ``benchmarks/bench_estimators.py``.
 
     Examples
     --------
