@@ -169,3 +169,13 @@ def test_the_readme_call_works_after_importing_every_submodule():
     assert callable(trialsim.power) and callable(trialsim.calibrate)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("trialsim.power")
+
+
+def test_every_package_is_installed():
+    """A non-editable install ships every subpackage: pyproject's package list names each directory with an
+    ``__init__.py`` (trialsim.plot was once missing, so the CLI failed on a clean install, never in a checkout)."""
+    import tomllib
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(pyproject["tool"]["setuptools"]["packages"]) - {"trialsim.scenario_files"}
+    packages = {name for name in MODULES if _is_package(name)}
+    assert packages == listed
