@@ -216,7 +216,7 @@ def test_analysis_rules_match_a_patient_by_patient_loop(seed, analysis, dropout,
     entry = np.cumsum(rng.exponential(0.5, (r, n)), axis=1) if poisson else np.zeros((r, n))
     death = np.where(rng.random((r, n)) < 0.5, rng.exponential(4.0, (r, n)), np.inf)
     lost = rng.exponential(10.0, (r, n)) if dropout else None
-    got = vectorized._observe(trial, entry, death, lost)
+    got = vectorized.observe_follow_up(trial, entry, death, lost)
     want = _observe_loop(trial, entry, death, np.full((r, n), np.inf) if lost is None else lost)
     np.testing.assert_allclose(got[0], want[0], rtol=0, atol=1e-12)
     for g, w in zip(got[1:], want[1:]):

@@ -23,7 +23,7 @@ _PRIOR_HELP = "design prior of the study's counts: jeffreys (default), uniform o
 
 def add_assurance_parsers(subparsers) -> None:
     """Add ``assurance`` and ``simon`` to the ``trialsim`` subcommands."""
-    from .power import _common
+    from .power import add_common_options
     from .sequential import add_look_options
 
     p = subparsers.add_parser("assurance", help="probability of success given the study's evidence (assurance)",
@@ -41,7 +41,7 @@ def add_assurance_parsers(subparsers) -> None:
     p.add_argument("--grid", metavar="n=SPEC", help="an assurance curve over the trial size: n=20:80:10 or "
                                                      "n=20,40,60")
     add_look_options(p, power_command=False)
-    _common(p)
+    add_common_options(p)
     add_plot_option(p, "the distribution of power over the draws, with the assurance and the power at the point "
                        "estimate (one panel per n with --grid)")
     p.set_defaults(run=run_assurance, reps=1000)
@@ -78,9 +78,9 @@ def add_assurance_parsers(subparsers) -> None:
 def _sizes(spec: str) -> list[int]:
     if "=" not in spec or spec.split("=", 1)[0].strip().lstrip("-") != "n":
         raise invalid("grid", "must be n=SPEC (an assurance curve is over the trial size)", spec, subject="--grid")
-    from .power import _grid_values
+    from .power import grid_values
 
-    return _grid_values(spec.split("=", 1)[1], positive_int)
+    return grid_values(spec.split("=", 1)[1], positive_int)
 
 
 def _prior(text: str):
@@ -93,10 +93,10 @@ def _prior(text: str):
 
 
 def _heading(result, scenario) -> list[str]:
-    from .power_output import _model_line, _trial_line
+    from .power_output import model_line, trial_line
 
-    return [f"Assurance: {result.design}", f"  scenario   {scenario.name}: {_model_line(scenario)}",
-            f"  trial      {_trial_line(scenario)}"]
+    return [f"Assurance: {result.design}", f"  scenario   {scenario.name}: {model_line(scenario)}",
+            f"  trial      {trial_line(scenario)}"]
 
 
 def _text(result, scenario, prior) -> str:
@@ -159,9 +159,9 @@ def run_assurance(args: argparse.Namespace) -> int:
     from ..design.assurance import assurance_curve
     from ..engines.seeding import root_sequence
     from .output import format_table, to_json
-    from .power import _check_scheduler, scenario_from_args
+    from .power import check_scheduler, scenario_from_args
 
-    _check_scheduler(args)
+    check_scheduler(args)
     check_plot(args)
     prior = _prior(args.prior)
     sizes = _sizes(args.grid) if args.grid else None

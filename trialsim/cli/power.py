@@ -20,7 +20,8 @@ from .sequential import (add_look_options, apply_look_options, finish_scenario, 
                          uses_looks)
 from .bayes_options import add_bayes_options, apply_bayes_options, is_bayes, run_bayes_power
 
-__all__ = ["add_power_parsers", "run_power", "run_sample_size", "scenario_from_args"]
+__all__ = ["add_power_parsers", "add_common_options", "run_power", "run_sample_size", "scenario_from_args", "grid_values",
+           "check_scheduler"]
 
 _DESIGN_KINDS = {"two-arm": "two_arm", "single-arm": "single_arm", "historical": "historical_control"}
 _ENDPOINTS = {"survival": "survival", "survival-binary": "survival_binary", "response": "response"}
@@ -30,7 +31,7 @@ _TESTS = ("logrank", "fisher", "boschloo", "chi2", "binomial")
 # ---------------------------------------------------------------------------------------------- parsers
 
 
-def _common(p: argparse.ArgumentParser, *, conflict: bool = False) -> None:
+def add_common_options(p: argparse.ArgumentParser, *, conflict: bool = False) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--scenario", default="default", metavar="NAME|PATH",
                    help="built-in scenario name (default, parametric, single_arm_rate, historical_arm) or a TOML "
@@ -102,7 +103,7 @@ def add_power_parsers(subparsers) -> None:
     add_plot_option(p, "the power curve (--grid) with its Monte Carlo band and the analytic power, or the bounds "
                        "of a trial with looks with the simulated stopping at each look")
     add_look_options(p, power_command=True)
-    _common(p, conflict=True)
+    add_common_options(p, conflict=True)
     p.set_defaults(run=run_power)
     s = subparsers.add_parser("sample-size", help="smallest n whose simulated power reaches a target",
                               description="Smallest trial size (a multiple of the allocation block) whose "
@@ -112,7 +113,7 @@ def add_power_parsers(subparsers) -> None:
                    help="target power (default 0.8)")
     s.add_argument("--n-max", type=patients, default=2000, help="largest n searched (default 2000)")
     add_look_options(s, power_command=False)
-    _common(s)
+    add_common_options(s)
     s.set_defaults(run=run_sample_size)
 
 
@@ -243,7 +244,7 @@ def scenario_from_args(args, *, sizing: bool = False):
 # ------------------------------------------------------------------------------------------------ grids
 
 
-def _grid_values(spec: str, parser_type, choices=None) -> list:
+def grid_values(spec: str, parser_type, choices=None) -> list:
     text = spec.strip()
     if ":" in text:
         parts = text.split(":")
@@ -290,13 +291,13 @@ def _grid(args, parser_actions) -> tuple[str, str, list]:
     if action is None or name in banned or action.nargs == 0:
         raise invalid("grid", "must vary an option of `trialsim power` such as n, hazard-ratio, control-survival, "
                       "treatment-survival, alpha, dropout, accrual-rate", name, subject="--grid")
-    return name, action.dest, _grid_values(spec, action.type, action.choices)
+    return name, action.dest, grid_values(spec, action.type, action.choices)
 
 
 # ----------------------------------------------------------------------------------------------- runners
 
 
-def _check_scheduler(args: argparse.Namespace) -> None:
+def check_scheduler(args: argparse.Namespace) -> None:
     if args.scheduler and args.backend != "dask":
         raise invalid("scheduler", "needs --backend dask", args.scheduler, subject="--scheduler")
 
@@ -315,7 +316,7 @@ def run_power(args: argparse.Namespace) -> int:
     if args.out is not None and not args.grid:
         raise invalid("out", "writes the power curve: it needs --grid", args.out, subject="--out",
                       limit=SHOWN_PATH)
-    _check_scheduler(args)
+    check_scheduler(args)
     if args.out is not None:
         check_output_path("--out", args.out, (".csv",))
     check_plot(args)
@@ -377,7 +378,7 @@ def run_sample_size(args: argparse.Namespace) -> int:
     from . import power_output as report
     from ..design.sizing import sample_size
 
-    _check_scheduler(args)
+    check_scheduler(args)
     scenario, seed = sample_size_seed(args, scenario_from_args(args, sizing=True))
     with Progress("sample size", quiet=args.quiet) as bar:  # the search decides how many trials it runs
         result = sample_size(scenario.model, scenario.design, target_power=args.target_power, trial=scenario.trial,

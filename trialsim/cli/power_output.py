@@ -10,7 +10,7 @@ from typing import Any
 from .output import format_table, to_json
 
 __all__ = ["power_text", "power_json", "power_dict", "sample_size_text", "sample_size_json", "grid_text",
-           "grid_dict", "write_grid_csv", "GRID_COLUMNS"]
+           "grid_dict", "write_grid_csv", "GRID_COLUMNS", "model_line", "trial_line"]
 
 #: Fields that describe how a run was executed, not what it computed: left out of JSON so that the same seed
 #: gives identical JSON whatever the number of jobs or the backend.
@@ -32,7 +32,7 @@ def power_json(result, scenario=None) -> str:
     return to_json(power_dict(result, scenario))
 
 
-def _trial_line(scenario) -> str:
+def trial_line(scenario) -> str:
     trial = scenario.design.prepare_trial(scenario.trial)
     arms = ":".join(str(k) for k in trial.n_per_arm()) if trial.n_arms > 1 else str(trial.n)
     parts = [f"n = {trial.n} ({arms})" if trial.n_arms > 1 else f"n = {trial.n}",
@@ -54,7 +54,7 @@ def _trial_line(scenario) -> str:
     return ", ".join(parts)
 
 
-def _model_line(scenario) -> str:
+def model_line(scenario) -> str:
     model = scenario.model
     kind = "parametric (exponential arms)" if model.is_parametric else "calibrated CTD-MAS model"
     return f"{kind}; arms {', '.join(model.arm_names)}"
@@ -70,8 +70,8 @@ def _by_group(values: Sequence[float], result) -> str:
 def power_text(result, scenario=None) -> str:
     lines = [f"Power: {result.design}"]
     if scenario is not None:
-        lines.append(f"  scenario   {scenario.name}: {_model_line(scenario)}")
-        lines.append(f"  trial      {_trial_line(scenario)}")
+        lines.append(f"  scenario   {scenario.name}: {model_line(scenario)}")
+        lines.append(f"  trial      {trial_line(scenario)}")
     lines.append(f"  simulated  {result.power:.4f}  (Monte Carlo s.e. {result.standard_error:.4f}; 95% CI "
                  f"{result.ci_low:.4f} to {result.ci_high:.4f}; {result.n_replicates:,} trials)")
     detail = [result.analytic_method]
@@ -100,8 +100,8 @@ def sample_size_json(result, scenario=None) -> str:
 def sample_size_text(result, scenario=None) -> str:
     lines = [f"Sample size for {100 * result.target_power:g}% power: {result.design}"]
     if scenario is not None:
-        lines.append(f"  scenario   {scenario.name}: {_model_line(scenario)}")
-        lines.append(f"  trial      {_trial_line(scenario).split(', ', 1)[1]}")
+        lines.append(f"  scenario   {scenario.name}: {model_line(scenario)}")
+        lines.append(f"  trial      {trial_line(scenario).split(', ', 1)[1]}")
     lines.append(f"  n          {result.n}  (multiples of {result.block})")
     lines.append(f"  power      {result.power_at_n:.4f} at n = {result.n} (s.e. {result.standard_error_at_n:.4f}); "
                  + (f"{result.power_below:.4f} at n = {result.n_below} (s.e. {result.standard_error_below:.4f})"

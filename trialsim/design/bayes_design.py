@@ -49,7 +49,7 @@ from .analytic import AnalyticPower, arm_survival, average_hazard_ratio, deaths_
     resolve_horizon, response_probability
 from .bayes_rules import BinaryBayesRule, SingleArmBayesRule, borrowing_prior
 from .formulas import two_proportion_power
-from .rules import DesignOutcome, SingleArmDesign, TwoArmDesign, _truncate, survival_status_at
+from .rules import DesignOutcome, SingleArmDesign, TwoArmDesign, truncate_at, survival_status_at
 
 __all__ = ["BayesTwoArmDesign", "BayesSingleArmDesign", "BayesDesign", "beta_prior", "hazard_prior",
            "historical_hazard", "null_model", "STUDY_CONTROL", "BAYES_DESIGNS"]
@@ -327,7 +327,7 @@ class BayesTwoArmDesign(_Common):
         treated = batch.arm == 0
         deaths = _deaths(batch, horizon, 2)
         if self.endpoint == "survival":
-            time, event = _truncate(batch, horizon)
+            time, event = truncate_at(batch, horizon)
             e_t, e_c = (time * treated).sum(axis=1), (time * ~treated).sum(axis=1)
             d_t, d_c = deaths[:, 0], deaths[:, 1]
             t_parts = _gamma_parts(hazard_prior(self.analysis_prior))
@@ -532,7 +532,7 @@ class BayesSingleArmDesign(_Common):
         deaths = _deaths(batch, horizon, 1)
         control = self.control_prior(horizon)
         if self.endpoint == "survival":
-            time, _ = _truncate(batch, horizon)
+            time, _ = truncate_at(batch, horizon)
             exposure, d = time.sum(axis=1), deaths[:, 0]
             a, b = hazard_prior(self.analysis_prior)
             degenerate = (b + exposure) <= 0

@@ -52,6 +52,7 @@ __all__ = [
     "HistoricalControlDesign",
     "Design",
     "survival_status_at",
+    "truncate_at",
     "uses_logrank",
     "read_at",
 ]
@@ -130,7 +131,7 @@ def _died_by(batch: TrialBatch, horizon: float) -> np.ndarray:
     return batch.event & (batch.time <= horizon)
 
 
-def _truncate(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+def truncate_at(batch: TrialBatch, horizon: float) -> tuple[np.ndarray, np.ndarray]:
     """Survival data censored at ``horizon``: (time, event)."""
     return np.minimum(batch.time, horizon), _died_by(batch, horizon)
 
@@ -326,7 +327,7 @@ class TwoArmDesign:
         treated = batch.arm == 0
         deaths = _deaths_by_arm(batch, horizon, 2)
         if self.endpoint == "survival":
-            time, event = _truncate(batch, horizon)
+            time, event = truncate_at(batch, horizon)
             strata = batch.stratum if self.stratified_for(trial) else None
             result = _logrank(time, event, batch.arm, strata)
             degenerate = ~(np.asarray(result.variance) > 0)
@@ -464,7 +465,7 @@ class SingleArmDesign:
             return _outcome(batch, pvalue, self.alpha, degenerate, deaths)
         from ..stats import one_sample_logrank_batch
 
-        time, event = _truncate(batch, horizon)
+        time, event = truncate_at(batch, horizon)
         expected = self.hazard_for(horizon) * time
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegenerateStatisticWarning)
@@ -579,8 +580,8 @@ class HistoricalControlDesign:
         # Deaths the analysis uses: the trial's and the historical cohort's, each by the horizon
         deaths = np.hstack([_deaths_by_arm(batch, horizon), _deaths_by_arm(history, horizon)])
         if self.test == "logrank":
-            t1, e1 = _truncate(batch, horizon)
-            t2, e2 = _truncate(history, horizon)
+            t1, e1 = truncate_at(batch, horizon)
+            t2, e2 = truncate_at(history, horizon)
             time, event = np.hstack([t1, t2]), np.hstack([e1, e2])
             group = np.hstack([np.zeros(t1.shape, np.int8), np.ones(t2.shape, np.int8)])
             result = _logrank(time, event, group, None)

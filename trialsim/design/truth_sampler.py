@@ -29,7 +29,7 @@ from ..engines.batch import NOT_OBSERVED, TrialBatch
 from ..engines.enrolment import draw_baseline, draw_entry, randomise
 from ..engines.paths import dose_paths, infection_times
 from ..engines.seeding import patient_draws
-from ..engines.vectorized import _observe
+from ..engines.vectorized import observe_follow_up
 from ..model import CR, DEAD, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
 __all__ = ["simulate_chunk", "ENGINE"]
@@ -66,7 +66,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
             lost = patient_draws(streams["dropout"].standard_exponential, r, n) / dropout[arm]
     visits = np.asarray(model.visit_times, dtype=float)
     death, states = _deaths(model, float(trial.follow_up), arm, stratum, streams["response"], visits if detail else None)
-    time, event, reason, cut = _observe(trial, entry, death, lost)
+    time, event, reason, cut = observe_follow_up(trial, entry, death, lost)
     extra = {}
     if detail:
         assert states is not None

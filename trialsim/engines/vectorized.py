@@ -45,7 +45,7 @@ from ..exceptions import invalid
 from ..model.validation import check_count
 from ..model import DEAD, DISEASES, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
 
-__all__ = ["ENGINE", "simulate", "simulate_chunk", "supports", "unsupported_reason"]
+__all__ = ["ENGINE", "simulate", "simulate_chunk", "supports", "unsupported_reason", "observe_follow_up"]
 
 ENGINE = "vectorized"
 _ACCRUALS = ("instant", "poisson", "piecewise")
@@ -157,7 +157,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     else:
         death = _death_times(plan, arm, stratum, streams["response"])
 
-    time, event, reason, cut = _observe(trial, entry, death, lost)
+    time, event, reason, cut = observe_follow_up(trial, entry, death, lost)
     details = _detail(plan, arm, entry, death, lost, cut, event, state_at_visit, streams) if detail else _Detail()
     return TrialBatch(arm=arm, stratum=stratum, female=female, entry=entry, time=time, event=event,
                       censor_reason=reason, analysis_time=cut, **details, arm_names=model.arm_names,
@@ -304,8 +304,8 @@ def _paths(plan: _Plan, arm: np.ndarray, stratum: np.ndarray,
 # --------------------------------------------------------------------------------------------- analysis
 
 
-def _observe(trial: Trial, entry: np.ndarray, death: np.ndarray,
-             lost: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def observe_follow_up(trial: Trial, entry: np.ndarray, death: np.ndarray,
+                      lost: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Time, event, censoring reason and the calendar time of the analysis (data cut) of each replicate."""
     horizon = trial.follow_up
     end = np.minimum(death, horizon)
