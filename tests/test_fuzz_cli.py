@@ -53,6 +53,19 @@ SECRET = "sk-SECRET0123456789abcdef"
 #: Seconds one in-process example may take (the slowest valid examples take a few seconds on a loaded machine).
 BUDGET = 90
 
+#: Memory an in-process example may plan for: a generated run that a 24 GB machine could hold is refused like one
+#: that cannot fit (exit 2, allowed), so two test workers can never take the machine's memory between them.
+MEMORY = 2 * 2 ** 30
+
+
+@pytest.fixture(autouse=True)
+def machine_of_two_gigabytes(monkeypatch):
+    import trialsim.design.montecarlo as mc
+
+    real = mc.available_memory
+    monkeypatch.setattr(mc, "available_memory", lambda: min(real() or MEMORY, MEMORY))
+
+
 def fuzz(examples: int) -> settings:
     """The examples per run; capsys is read afresh by every example, so the function-scoped fixture is fine."""
     return settings(max_examples=examples, deadline=None,

@@ -43,9 +43,17 @@ def _children(pid: int) -> list[int]:
     return [p for p in _session(pid) if p != pid]
 
 
+def _foreground_signals() -> None:
+    """In the child before it runs trialsim: SIGINT as a terminal's foreground job has it. A shell without job
+    control starts background jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt handler,
+    so a suite run from such a job (``nohup ... &`` in a script) would test what ``nohup`` does, not Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "trialsim", *argv], cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_foreground_signals)
 
 
 def _wait_for(condition, timeout: float, what: str) -> None:
