@@ -157,7 +157,9 @@ CASES = [
      "and analysis = 'calendar' exclude each other"),
     (["power", "--scenario", "{tmp}/same_arm.toml"], "{tmp}/same_arm.toml: [design] control_arm",
      "must differ from the treatment arm"),
-    (["power", "--scenario", "{tmp}/instant.toml"], "{tmp}/instant.toml: [trial] accrual", "is not a key of [trial]"),
+    (["power", "--scenario", "{tmp}/instant.toml"], "{tmp}/instant.toml: [trial] accrual",
+     "is not a key of [trial]: accrual_rate gives Poisson accrual at that rate, and without it everyone is enrolled "
+     "at once (instant)"),
     (["power", "--scenario", "{tmp}/name.toml"], "{tmp}/name.toml: name", "must be a string"),
     (["power", "--scenario", "{tmp}/secret_value.toml"], "{tmp}/secret_value.toml: [trial] n", "must be an integer"),
     (["power", "--scenario", "{tmp}/big_n.toml"], "{tmp}/big_n.toml: [trial] n", "must be at most 100,000"),

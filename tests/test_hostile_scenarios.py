@@ -40,7 +40,6 @@ def write(tmp_path, text, name="s.toml"):
     ("trial", "follow_up", '"8"'), ("trial", "dropout_hazard", "false"),
 ])
 def test_values_must_be_of_their_toml_type(tmp_path, table, key, value):
-    extra = {"n_historical": '[design]\nkind = "historical_control"\n', "target_events": 'analysis = "events"\n'}
     head = "[trial]\nn = 40\n" if (table, key) != ("trial", "n") else ""
     if key == "target_events":
         text = f'[trial]\nn = 40\nanalysis = "events"\n{key} = {value}\n'
@@ -50,7 +49,6 @@ def test_values_must_be_of_their_toml_type(tmp_path, table, key, value):
         text = f"[trial]\n{'n = 40' if key != 'n' else ''}\n{key} = {value}\n"
     else:
         text = f"{head}[design]\n{key} = {value}\n"
-    del extra
     with pytest.raises(InputError) as info:
         load_scenario(str(write(tmp_path, text)))
     assert f"[{table}] {key} " in str(info.value) and "\n" not in str(info.value)

@@ -201,8 +201,11 @@ def _unknown(table: dict, allowed: tuple[str, ...], section: str, where: _Where)
                 raise invalid(key, f"does not apply here ([{section}] takes only {', '.join(allowed)})",
                               table[key], subject=option)
             # the key and the kind of its value, never the value: a file that is not a scenario may hold anything
-            raise invalid(key, f"is not a key of {f'[{section}]' if section else 'a scenario'} (it takes "
-                          f"{', '.join(allowed)})", _Hidden(table[key]), subject=where(section, key))
+            rule = f"is not a key of {f'[{section}]' if section else 'a scenario'} (it takes {', '.join(allowed)})"
+            if section == "trial" and key in ("accrual", "accrual_kind"):  # the command line's --accrual
+                rule = ("is not a key of [trial]: accrual_rate gives Poisson accrual at that rate, and without it "
+                        "everyone is enrolled at once (instant)")
+            raise invalid(key, rule, _Hidden(table[key]), subject=where(section, key))
 
 
 def _number(table: dict, key: str, section: str, where: _Where, *, high: float = math.inf,
