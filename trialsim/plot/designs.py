@@ -338,7 +338,8 @@ def _draw_z(ax, gs: GroupSequentialDesign, d, stops: dict, expected: str | None)
         twin = ax.twinx()
         ax.set_zorder(twin.get_zorder() + 1)   # the bounds above the bars
         ax.patch.set_visible(False)
-        width = 0.5 * (float(np.min(np.diff(np.concatenate(([0.0], t))))))
+        width = min(0.5 * float(np.min(np.diff(np.concatenate(([0.0], t))))), 0.16)
+        ax.set_xlim(0.0, max(1.05, float(t[-1]) + 0.5 * width + 0.01))   # the last look's bar whole
         base = np.zeros(t.size)
         colours = {"efficacy": _EFFICACY, "futility": _FUTILITY, "any": "0.45"}
         for key in ("efficacy", "futility", "any"):
