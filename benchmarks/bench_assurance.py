@@ -34,7 +34,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
-from _timing import best_of  # noqa: E402 - benchmarks/ is on sys.path when a script runs
+from _timing import best_of, commit  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 from trialsim.cli.allocator import tune_allocator  # noqa: E402
 from trialsim.design import assurance as A  # noqa: E402
@@ -52,21 +52,13 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     tune_allocator()  # as the command line does
     model, trial = default_model(8.0), default_trial(40)
-    print(f"$ python benchmarks/bench_assurance.py   ({time.strftime('%Y-%m-%d')}, commit {_commit()}; "
+    print(f"$ python benchmarks/bench_assurance.py   ({time.strftime('%Y-%m-%d')}, commit {commit()}; "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
           " at start (shared machine)\n")

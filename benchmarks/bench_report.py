@@ -29,15 +29,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import trialsim.cli.report as R  # noqa: E402
+from _timing import commit  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 from trialsim.scenarios import load_scenario  # noqa: E402
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
 
 
 def _command(argv: list[str], repeat: int) -> tuple[float, list[float]]:
@@ -86,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"$ python benchmarks/bench_report.py   ({time.strftime('%Y-%m-%d')}, commit {_commit()}; "
+    print(f"$ python benchmarks/bench_report.py   ({time.strftime('%Y-%m-%d')}, commit {commit()}; "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
           " at start (shared machine)\n")
