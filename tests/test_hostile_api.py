@@ -122,3 +122,39 @@ def test_threads_leave_the_warning_filters_as_they_were_and_warn_nothing(monkeyp
     assert threaded.n_workers == 2 and threaded.summary.n_degenerate > 30_000
     single = mc.run(rare, Trial(n=4), TwoArmDesign(), n_replicates=40_000, seed=3, n_jobs=1, keep_outcomes=False)
     assert threaded.summary == single.summary
+
+
+def test_a_design_silences_its_degenerate_statistics_in_its_own_thread_whatever_another_thread_does(monkeypatch):
+    """The interleaving that let a warning through in CI (assurance under ``backend="threading"``): a design's
+    analysis in one thread, while another thread leaves a ``warnings.catch_warnings`` block it entered earlier.
+    That exit restores the process's one filter list as it was, dropping any 'ignore' the analysis had put in
+    with a ``catch_warnings`` of its own, so the degenerate-statistic warning reached the user. The design's own
+    silence must be per thread (``quiet_degenerate``), so the interleaving is forced here, not left to chance."""
+    import trialsim.stats as stats
+
+    from trialsim.engines import vectorized
+
+    rare = parametric_model(horizon=8.0, control_survival=0.9999, treatment_survival=0.9999)
+    trial = Trial(n=4)
+    batch = vectorized.simulate(rare, trial, n_replicates=200, seed=1)
+    entered, go = threading.Event(), threading.Event()
+    real = stats.logrank_batch
+
+    def held(*args, **kwargs):
+        entered.set()            # the analysis has set up its silence ...
+        assert go.wait(30)       # ... and waits while the other thread leaves its block
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stats, "logrank_batch", held)
+    result = {}
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        with warnings.catch_warnings():   # the other thread's block, entered before the analysis starts
+            worker = threading.Thread(target=lambda: result.update(
+                outcome=TwoArmDesign().analyse([batch], trial)))
+            worker.start()
+            assert entered.wait(30)
+        go.set()                          # left: the filters are the outer block's again
+        worker.join(timeout=30)
+    assert not [w for w in log if issubclass(w.category, DegenerateStatisticWarning)]
+    assert result["outcome"].degenerate.sum() > 150   # the statistics were degenerate: there was something to hide

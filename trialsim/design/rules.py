@@ -28,7 +28,6 @@ reported in ``DesignOutcome.degenerate``.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, fields, replace
 from typing import Literal, Protocol
 
@@ -36,11 +35,12 @@ import numpy as np
 from scipy import special
 
 from ..engines.batch import TrialBatch
-from ..exceptions import DegenerateStatisticWarning, invalid
+from ..exceptions import invalid
 from ..model import CR, PR, Accrual, DiseaseModel, Trial
 from ..model.validation import check_choice, check_count, check_flag, check_level, check_positive
 from ..stats import binomial_pvalues
 from ..stats.binary import Alternative, BinaryTest
+from ..stats.checks import quiet_degenerate
 from .analytic import (TIME_TOLERANCE, AnalyticPower, average_hazard_ratio, complete_case_binomial_power,
                        complete_case_power, deaths_by_arm, observe, reach_of, resolve_horizon, response_probability)
 from .formulas import one_sample_logrank_power, schoenfeld_power, two_proportion_power
@@ -144,9 +144,7 @@ def _one_sided_from_z(z: np.ndarray) -> np.ndarray:
 def _logrank(time, event, group, strata):
     from ..stats import logrank_batch
 
-    with warnings.catch_warnings():
-        # Degenerate replicates are counted in DesignOutcome.degenerate instead of warned about per chunk
-        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+    with quiet_degenerate():  # counted in DesignOutcome.degenerate instead of warned about per chunk
         return logrank_batch(time, event, group, strata=strata)
 
 
@@ -159,8 +157,7 @@ def _binary_pvalues(x1, n1, x2, n2, *, test: BinaryTest, sided: int) -> np.ndarr
     from ..stats import two_proportion_pvalues
 
     alternative: Alternative = "greater" if sided == 1 else "two-sided"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+    with quiet_degenerate():
         return np.asarray(two_proportion_pvalues(x1, n1, x2, n2, test=test, alternative=alternative), dtype=float)
 
 
@@ -467,8 +464,7 @@ class SingleArmDesign:
 
         time, event = truncate_at(batch, horizon)
         expected = self.hazard_for(horizon) * time
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DegenerateStatisticWarning)
+        with quiet_degenerate():
             result = one_sample_logrank_batch(time, event, expected)
         degenerate = ~(expected.sum(axis=1) > 0)
         # Z = (O - E) / sqrt(E): fewer deaths than expected (treatment better) gives Z < 0

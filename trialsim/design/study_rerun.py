@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 import re
-import warnings
 
 import numpy as np
 
 from ..engines.batch import TrialBatch
 from ..engines.seeding import Seed
 from ..stats import logrank_batch
-from ..exceptions import DegenerateStatisticWarning, invalid
+from ..stats.checks import quiet_degenerate
+from ..exceptions import invalid
 from ..model.validation import check_count
 from ..model import CR, DEAD, DISEASES, NR, PR, Accrual, Trial
 
@@ -177,9 +177,7 @@ def check_calibration(calibration_result, *, n_cohorts: int = 2000, seed: Seed =
 
     # The study's comparison: survival to the horizon, ruxolitinib (arm 0) against control (arm 1).
     died = batch.event & (batch.time <= horizon)
-    with warnings.catch_warnings():
-        # cohorts without a death have no test (P = 1 by convention): counted in the result, not warned about
-        warnings.simplefilter("ignore", DegenerateStatisticWarning)
+    with quiet_degenerate():  # cohorts without a death have no test (P = 1 by convention): counted, not warned
         test = logrank_batch(np.minimum(batch.time, horizon), died, batch.arm.astype(np.int64))
     pvalues = test.pvalue
     quantiles = np.quantile(pvalues, [0.05, 0.25, 0.5, 0.75, 0.95])
