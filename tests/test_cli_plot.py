@@ -1,4 +1,4 @@
-"""``--plot FILE`` on the commands that draw (issue 13): ``power --grid``, ``simulate``, ``calibrate --check``,
+"""``--plot FILE`` on the commands that draw: ``power --grid``, ``simulate``, ``calibrate --check``,
 ``boundaries``, ``design`` and ``assurance``, in process with ``main([...])`` (headless: the figures are
 matplotlib ``Figure`` objects, never pyplot), and without matplotlib in a subprocess.
 
