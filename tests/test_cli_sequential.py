@@ -109,6 +109,20 @@ def test_power_with_one_look_is_the_fixed_power_bit_for_bit(capsys):
     assert one["looks"][0]["efficacy_stop"] == plain["power"]
 
 
+def test_one_simulated_trial_has_no_standard_error_and_says_so(capsys):
+    """One trial has no standard error of a mean: the text prints '-' where the JSON has null (it printed 'nan',
+    found by the fuzz suite drawing fresh examples)."""
+    argv = ("power", "--events", "1", "--control-median", "1", "--hazard-ratio", "1", "--reps", "1", "--jobs", "1",
+            "--seed", "1")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "nan" not in out.lower() and "(s.e. -)" in out and "of the mean deaths -," in out
+    sequential = run_json(capsys, *argv)["sequential"]
+    assert sequential["mean_enrolled_se"] is None and sequential["mean_deaths_se"] is None
+    many = run(capsys, *argv[:-6], "--reps", "50", "--jobs", "1", "--seed", "1")[1]
+    assert re.search(r"of the mean deaths \d\.\d{3}, of the mean week of the analysis \d\.\d{3}", many), many
+
+
 def test_power_null_gives_the_type_one_error(capsys):
     out = run_json(capsys, "power", "--n", "40", "--seed", "2", "--reps", "2000", "--looks", "0.5,1", "--null")
     model = default_model()
