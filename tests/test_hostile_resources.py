@@ -197,6 +197,15 @@ def test_jobs_above_the_cores_are_capped_with_a_note(capsys, monkeypatch):
     assert code == 0 and err == ""
 
 
+def test_a_note_never_comes_with_an_error(capsys, monkeypatch):
+    """Notes wait for the command's end: a bad input found after --jobs was capped is still one line (the note
+    was printed first and the error second; found by the fuzz suite drawing fresh examples)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    code, out, err = run(capsys, "power", "--jobs", "1000", "--reps", "50", "--control-median", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("trialsim power: error: --control-median needs"), err
+
+
 def test_the_library_never_starts_more_workers_than_cores(monkeypatch):
     import joblib
 

@@ -10,11 +10,13 @@ file and key, that gave the value (``docs/cli.md``, "Errors"); never a traceback
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from ..exceptions import InputError
 from .options import (OPTION_OF_FIELD, ArgumentParser, Progress, argparse_text, cap_jobs, error_line, in_range,
@@ -161,15 +163,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:  # name the command the unknown option was given to
             print(error_line(prog, argparse_text(f"unrecognized arguments: {' '.join(extra)}")), file=sys.stderr)
             return 2
+        # Notes wait for the command's end: printed with its result when it succeeds, dropped when it fails, so
+        # that a bad input is one line on stderr whatever was noted before the error was found
+        notes = io.StringIO()
+        quiet = bool(getattr(args, "quiet", False))
         if isinstance(getattr(args, "jobs", None), int):  # more workers than cores: capped, with a note
-            args.jobs = cap_jobs(prog, args.jobs, quiet=bool(getattr(args, "quiet", False)))
+            args.jobs = cap_jobs(prog, args.jobs, quiet=quiet, file=notes)
         try:
             with warnings.catch_warnings():  # a warning is one line, a note, like the others (none with --quiet)
-                warnings.showwarning = _note(prog, quiet=bool(getattr(args, "quiet", False)))
-                return int(args.run(args) or 0)
+                warnings.showwarning = _note(prog, quiet=quiet, file=notes)
+                code = int(args.run(args) or 0)
         except InputError as exc:
             print(error_line(prog, str(_named_after_option(exc))), file=sys.stderr)
             return 2
+        sys.stderr.write(notes.getvalue())
+        return code
     except Terminated as exc:
         _stop_workers()
         print(f"{prog}: interrupted ({signal.Signals(exc.signum).name})", file=sys.stderr)
@@ -185,16 +193,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
-def _note(prog: str, *, quiet: bool):
+def _note(prog: str, *, quiet: bool, file: TextIO):
     """``warnings.showwarning`` for the command line: ``trialsim <command>: note: <message>`` on one line (the
-    category named unless it is trialsim's own), nothing with ``--quiet``."""
+    category named unless it is trialsim's own) written to ``file``, nothing with ``--quiet``."""
     from ..exceptions import TrialsimWarning
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings API
+    def show(message, category, filename, lineno, file_=None, line=None) -> None:  # noqa: ARG001 - warnings API
         if quiet:
             return
         kind = "" if issubclass(category, TrialsimWarning) else f"{category.__name__}: "
-        print(f"{prog}: note: {kind}{' '.join(str(message).split())}", file=sys.stderr)
+        print(f"{prog}: note: {kind}{' '.join(str(message).split())}", file=file)
 
     return show
 
