@@ -125,6 +125,10 @@ CASES = [
     (["power", "--response-level", "cr"], "--response-level", "needs --endpoint response"),
     (["power", "--endpoint", "survival-binary", "--response-level", "cr"], "--response-level",
      "needs --endpoint response"),
+    (["power", "--allocation", "1:2"], "--allocation",
+     "needs n a multiple of 3; n is 40 (scenario 'default': [trial] n): give --n too"),
+    (["simon"], "--p0, --p1", "are required"),
+    (["simon", "--p0", "0.2"], "--p1", "is required"),
     (["power", "--grid", "n=20,40", "--grid", "n=60"], "--grid", "must be given once"),
     (["power", "--grid", "n=20,,40"], "--grid", "must not hold an empty item"),
     (["power", "--grid", "n=20,40,"], "--grid", "must not hold an empty item"),
@@ -243,7 +247,8 @@ def test_every_error_is_one_line_in_the_one_format(capsys, tmp, argv, subject, r
     line = err.rstrip("\n")
     match = FORMAT.match(line)
     assert match is not None, line
-    command = argv[0] if argv and argv[0] in ("power", "sample-size", "simulate", "calibrate") else None
+    command = argv[0] if argv and argv[0] in ("power", "sample-size", "simulate", "calibrate", "boundaries", "design",
+                                              "assurance", "simon", "report") else None
     assert match.group("command") == command, line
     assert line.split(": error: ", 1)[1].startswith(subject + " "), line
     assert rule in line, line

@@ -329,6 +329,12 @@ def _build_trial(table: dict, horizon: float, where: _Where) -> Trial:
     try:
         return Trial(**values)
     except InputError as exc:
+        option = where.options.get(("trial", "allocation"))
+        if exc.field == "Trial.n" and option is not None and ("trial", "n") not in where.options:
+            # the option's allocation does not divide the scenario's n: name the option, and say where n came from
+            ratio = ":".join(str(a) for a in allocation)
+            raise invalid("allocation", f"needs n a multiple of {sum(allocation)}; n is {values['n']} "
+                          f"({where('trial', 'n')}): give --n too", ratio, subject=option) from None
         raise where.error(exc, "trial", table) from None
 
 

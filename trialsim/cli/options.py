@@ -55,7 +55,8 @@ def argparse_text(message: str) -> str:
         if message.startswith("unrecognized arguments: "):
             return f"option must be one of this command's options (see --help) (got {show(message.split(': ', 1)[1])})"
         if message.startswith("the following arguments are required: "):
-            return f"{message.split(': ', 1)[1]} is required (got none)"
+            missing = message.split(": ", 1)[1]
+            return f"{missing} {'are' if ', ' in missing else 'is'} required (got none)"
         return _with_value(message)
     option = match.group("option").split("/")[-1]
     rest = match.group("rest")
