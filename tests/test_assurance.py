@@ -97,6 +97,11 @@ def test_two_level_estimate():
     within = np.mean(p * (1 - p)) / 99
     assert est["within_draw_variance"] == pytest.approx(within)
     assert est["between_draw_sd"] == pytest.approx(math.sqrt(p.var(ddof=1) - within))
+    # what one draw or one trial per draw cannot estimate is NaN (it was 0.0 for one draw, NaN printed for one trial)
+    one_draw, one_trial = two_level_estimate(np.array([7]), 10), two_level_estimate(np.array([0, 1, 1]), 1)
+    assert math.isnan(one_draw["standard_error"]) and math.isnan(one_draw["between_draw_sd"])
+    assert math.isnan(one_trial["within_draw_variance"]) and math.isnan(one_trial["between_draw_sd"])
+    assert one_trial["standard_error"] == pytest.approx(np.std([0, 1, 1], ddof=1) / math.sqrt(3))
 
 
 # ----------------------------------------------------------------------------------- truths -> models

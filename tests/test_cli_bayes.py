@@ -113,6 +113,17 @@ def test_assurance_json_and_one_seed_whatever_the_workers(capsys, monkeypatch):
     assert round(result["probability_no_benefit"], 4) == 0.0037
 
 
+def test_assurance_with_one_draw_or_one_trial_prints_no_nan(capsys):
+    """A standard deviation or error that one draw or one trial per draw cannot estimate prints '-' (the JSON
+    has null); the fuzz suite found 'nan' in the text."""
+    for draws, reps in (("6", "1"), ("1", "10")):
+        code, out, err = run(capsys, "assurance", "--draws", draws, "--reps", reps, "--point-reps", "50", "--jobs",
+                             "1", "--seed", "1")
+        assert code == 0, err
+        assert "nan" not in out.lower() and "between-draw s.d. -)" in out
+    assert "(Monte Carlo s.e. -; 1 draw x 10 trials)" in out
+
+
 def test_assurance_text_curve_and_bayes(capsys):
     code, out, _ = run(capsys, "assurance", "--draws", "20", "--reps", "50", "--point-reps", "200", "--seed", "6",
                        "--jobs", "1", "--grid", "n=30,40")

@@ -14,8 +14,9 @@ of every TOML type, nesting, random bytes, mutations of the built-in scenarios).
 
 Most examples run the command in-process (``trialsim.cli.main``), which is fast; a few run real processes.
 Examples per run (derandomised, the ``suite`` profile of conftest.py; ``--hypothesis-show-statistics`` shows
-them): 400 command lines, 400 command lines of values in their ranges, 300 generated scenario files, 100 files of
-random bytes, 200 mutated built-in scenarios, 6 real processes: 1,406 in all, about 30 s on one core.
+them): 400 command lines of power, sample-size, simulate and calibrate, 400 of values in their ranges, 300 of
+boundaries, design, simon and assurance, 300 generated scenario files, 100 files of random bytes, 200 mutated
+built-in scenarios, 6 real processes: 1,706 in all, about 40 s on one core.
 
 Bounds that keep the suite within minutes, not limits of the program: valid counts are drawn small (``--reps``
 up to 200, 30 for the discrete-event engine; ``--n`` up to 400); valid follow-ups and horizons up to 60 weeks
@@ -388,6 +389,71 @@ def valid_command_lines(draw) -> list[str]:
 @fuzz(400)
 @given(argv=valid_command_lines())
 def test_fuzzed_valid_command_lines(capsys, argv):
+    code, out, err, _ = run_in_process(argv, capsys)
+    check(argv, code, out, err)
+
+
+# ------------------------------------------------------------------- the design commands: boundaries to simon
+
+FRACTIONS = st.one_of(
+    st.lists(st.floats(0.05, 0.95, allow_nan=False), max_size=5).map(
+        lambda xs: ",".join(f"{x:.3g}" for x in sorted({round(v, 3) for v in xs})) + ("," if xs else "") + "1"),
+    st.sampled_from(["1,0.5", "0.5", "0,1", "0.5,0.5,1", "0.5,1.5", "-0.5,1", "nan,1", ",", "0.5,,1", "1e-300,1"]),
+    MALFORMED)
+SPENDING = st.sampled_from(["of", "pocock", "ld-of", "ld-pocock", "hsd:-4", "hsd:1", "hsd:40", "hsd:-40", "kd:2",
+                            "kd:0", "kd:-1", "kd:1e308", "wt:0.3", "wt:2", "hp", "hsd", "hsd:x", "hsd:nan", "x", ""])
+FUTILITY = st.one_of(SPENDING, st.sampled_from(["bs-hsd:-2", "hsd:-2", "z:0", "z:-10", "z:10", "z:0,1"]))
+BOUNDARY_OPTIONS: dict[str, st.SearchStrategy[str] | None] = {
+    "--looks": FRACTIONS, "--spending": SPENDING, "--futility": FUTILITY, "--binding": None,
+    "--alpha": PROBABILITY, "--sided": st.sampled_from(["1", "2", "3"]), "--power": PROBABILITY, "--json": None,
+    "--quiet": None}
+DESIGN_OPTIONS: dict[str, st.SearchStrategy[str] | None] = {
+    **BOUNDARY_OPTIONS, "--hazard-ratio": POWER_OPTIONS["--hazard-ratio"], "--control-hazard": number_option(0.001, 5.0),
+    "--control-median": POWER_OPTIONS["--control-median"], "--control-survival": PROBABILITY, "--horizon": WEEKS,
+    "--accrual-time": WEEKS, "--accrual-rate": POWER_OPTIONS["--accrual-rate"], "--min-follow-up": WEEKS,
+    "--dropout": POWER_OPTIONS["--dropout"], "--allocation": number_option(0.1, 10.0)}
+SIMON_OPTIONS: dict[str, st.SearchStrategy[str] | None] = {
+    "--p0": PROBABILITY, "--p1": PROBABILITY, "--alpha": PROBABILITY, "--power": PROBABILITY,
+    "--n-max": integer_option(200), "--simulate": None, "--endpoint": st.sampled_from(["survival-binary", "response", "x"]),
+    "--response-level": st.sampled_from(["cr", "cr-pr", "x"]), "--horizon": WEEKS, "--json": None, "--quiet": None}
+ASSURANCE_OPTIONS: dict[str, st.SearchStrategy[str] | None] = {
+    "--n": integer_option(80), "--draws": integer_option(12), "--effect-scale": number_option(0.0, 3.0),
+    "--prior": st.sampled_from(["jeffreys", "uniform", "1,1", "x", "0,0", "-1,2"]), "--looks": FRACTIONS,
+    "--spending": SPENDING, "--endpoint": st.sampled_from(["survival", "survival-binary", "response"]),
+    "--design": st.sampled_from(["two-arm", "single-arm", "historical"]),
+    "--decision": st.sampled_from(["frequentist", "bayes", "x"]), "--threshold": PROBABILITY,
+    "--analysis-prior": st.sampled_from(["uniform", "jeffreys", "1,1", "x"]), "--margin": number_option(0.1, 2.0),
+    "--borrow": st.sampled_from(["power", "robust", "none", "x"]), "--a0": PROBABILITY,
+    "--robust-weight": PROBABILITY, "--historical": st.sampled_from(["13/21", "13:21", "x", "22/21", "0/0"]),
+    "--hazard-ratio": POWER_OPTIONS["--hazard-ratio"], "--control-survival": PROBABILITY,
+    "--events": integer_option(30), "--follow-up": WEEKS, "--max-duration": CALENDAR, "--stratified": None,
+    "--allocation": POWER_OPTIONS["--allocation"], "--grid": st.sampled_from(["n=20,40", "n=20:40:10", "x=1", "n="]),
+    "--json": None, "--quiet": None}
+
+
+@st.composite
+def design_command_lines(draw) -> list[str]:
+    """boundaries, design, simon and assurance, with a handful of their options (kept short: few draws and
+    trials for assurance, few for simon --simulate)."""
+    command = draw(st.sampled_from(["boundaries", "design", "simon", "assurance"]))
+    table = {"boundaries": BOUNDARY_OPTIONS, "design": DESIGN_OPTIONS, "simon": SIMON_OPTIONS,
+             "assurance": ASSURANCE_OPTIONS}[command]
+    argv = [command]
+    for name in draw(st.lists(st.sampled_from(sorted(table)), max_size=7)):
+        strategy = table[name]
+        argv += [name] if strategy is None else [name, draw(strategy)]
+    if command == "assurance":
+        argv += ["--reps", draw(st.sampled_from(["2", "10", "1", "x"])), "--jobs", "1", "--seed", "1"]
+        argv += [] if "--draws" in argv else ["--draws", "6"]
+        argv += [] if "--point-reps" in argv else ["--point-reps", "50"]
+    if command == "simon":
+        argv += ["--reps", "50", "--seed", "1", "--jobs", "1"]
+    return argv
+
+
+@fuzz(300)
+@given(argv=design_command_lines())
+def test_fuzzed_design_command_lines(capsys, argv):
     code, out, err, _ = run_in_process(argv, capsys)
     check(argv, code, out, err)
 

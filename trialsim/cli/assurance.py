@@ -13,6 +13,7 @@ import argparse
 import math
 
 from ..exceptions import InputError, invalid
+from .output import estimate, plural
 from .plots import add_plot_option, check_plot, write_plot
 from .options import Progress, jobs, nonneg_float, nonneg_int, open_probability, positive_float, positive_int
 
@@ -113,10 +114,10 @@ def _text(result, scenario, prior) -> str:
         f"  prior      {result.prior} design prior on {ev.treatment[0]}/{ev.treatment[1]} vs {ev.control[0]}/"
         f"{ev.control[1]} alive: survival Beta({post_t.a:g}, {post_t.b:g}) vs Beta({post_c.a:g}, {post_c.b:g})"
         f"{scale}",
-        f"  assurance  {result.assurance:.4f}  (Monte Carlo s.e. {result.standard_error:.4f}; {result.n_draws:,} "
-        f"draws x {result.trials_per_draw:,} trials)",
+        f"  assurance  {result.assurance:.4f}  (Monte Carlo s.e. {estimate(result.standard_error, 4)}; "
+        f"{plural(result.n_draws, 'draw')} x {plural(result.trials_per_draw, 'trial')})",
         f"  power      over the draws: 10% {q['0.1']:.3f}, median {q['0.5']:.3f}, 90% {q['0.9']:.3f} "
-        f"(between-draw s.d. {result.between_draw_sd:.3f})",
+        f"(between-draw s.d. {estimate(result.between_draw_sd, 3)})",
         f"  no benefit P(true effect null or harmful) = {result.probability_no_benefit:.4f} "
         f"({result.no_benefit_method})",
         f"  point      {result.power_at_point_estimate:.4f} at the point estimate (s.e. "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["format_table", "to_json", "jsonable", "calibration_text"]
+__all__ = ["format_table", "to_json", "jsonable", "calibration_text", "estimate", "plural"]
 
 
 def jsonable(value):
@@ -31,6 +31,17 @@ def jsonable(value):
 
 def to_json(obj) -> str:
     return json.dumps(jsonable(obj), indent=2, allow_nan=False)
+
+
+def estimate(value: float, digits: int) -> str:
+    """A number as the text prints it, ``-`` where there is none (a standard error of one trial or one draw), as
+    the JSON's null."""
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 draw``, ``6 draws``, with thousands separated."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _cell(value, fmt: str | None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from ..exceptions import InputError, invalid
 from .options import allocation as _allocation, number as _number, open_probability as _probability, \
     positive_float as _positive, Progress
-from .output import format_table, to_json
+from .output import estimate, format_table, to_json
 from .plots import add_plot_option, check_plot, write_plot
 
 __all__ = ["add_sequential_parsers", "add_look_options", "apply_look_options", "finish_scenario", "uses_looks",
@@ -352,11 +352,6 @@ def _looks_figure(result, design, trial):
     return plot_sequential_power(result, boundaries, allocation_ratio=allocation[0] / allocation[1])
 
 
-def _se(value: float, digits: int) -> str:
-    """A standard error as printed: '-' where there is none (one simulated trial), as the JSON's null."""
-    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
-
-
 def looks_text(res, scenario, *, null: bool = False) -> str:
     """The power report, then enrolment, the trials short of their deaths and, with looks, the look table."""
     from .power_output import power_text
@@ -370,9 +365,9 @@ def looks_text(res, scenario, *, null: bool = False) -> str:
     if trial.max_duration is not None:
         limits.append(f"the trial ends by week {trial.max_duration:g}")
     lines.append(f"  enrolled   {res.mean_enrolled:.2f} patients on average when the trial ended (s.e. "
-                 f"{_se(res.mean_enrolled_se, 2)}); {'; '.join(limits)}")
-    lines.append(f"  s.e.       of the mean deaths {_se(res.mean_deaths_se, 3)}, of the mean week of the analysis "
-                 f"{_se(res.mean_duration_se, 3)}")
+                 f"{estimate(res.mean_enrolled_se, 2)}); {'; '.join(limits)}")
+    lines.append(f"  s.e.       of the mean deaths {estimate(res.mean_deaths_se, 3)}, of the mean week of the analysis "
+                 f"{estimate(res.mean_duration_se, 3)}")
     if res.target_events is not None:
         lines.append(f"  short      {res.short_of_events:,} of {res.result.n_replicates:,} trials ended with fewer "
                      f"than {res.target_events} deaths (follow-up over, or the maximum duration, first)")

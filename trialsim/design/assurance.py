@@ -168,7 +168,7 @@ def two_level_estimate(successes: np.ndarray, trials_per_draw: int) -> dict[str,
     """Assurance from ``successes[d]`` of ``R`` trials under each draw: the mean of ``p_d = k_d / R``, its standard
     error ``s / sqrt(D)`` (``s^2`` the sample variance of ``p_d``, which estimates both levels' variance), the
     within-draw variance ``mean p_d (1 - p_d) / (R - 1)`` and the between-draw standard deviation of the true power
-    ``sqrt(max(s^2 - within, 0))``.
+    ``sqrt(max(s^2 - within, 0))``. What one draw (``s``) or one trial per draw (``within``) cannot estimate is NaN.
 
     Examples
     --------
@@ -180,7 +180,8 @@ def two_level_estimate(successes: np.ndarray, trials_per_draw: int) -> dict[str,
     var = float(p.var(ddof=1)) if d > 1 else float("nan")
     within = float(np.mean(p * (1 - p)) / (trials_per_draw - 1)) if trials_per_draw > 1 else float("nan")
     return {"assurance": float(p.mean()), "standard_error": math.sqrt(var / d) if d > 1 else float("nan"),
-            "within_draw_variance": within, "between_draw_sd": math.sqrt(max(var - within, 0.0)) if d > 1 else 0.0}
+            "within_draw_variance": within,
+            "between_draw_sd": math.sqrt(max(var - within, 0.0)) if d > 1 and trials_per_draw > 1 else float("nan")}
 
 
 @dataclass(frozen=True, kw_only=True)
