@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from trialsim.cli import main
-from trialsim.design import montecarlo as mc
+from trialsim.design import dask_backend
 from trialsim.exceptions import InputError
 
 PARAMETRIC = ["--control-survival", "0.62", "--treatment-survival", "0.95", "--horizon", "8"]
@@ -104,7 +104,7 @@ def test_a_malformed_address_is_refused_before_connecting(capsys, monkeypatch, a
 
     monkeypatch.setattr(socket, "create_connection", no_connection)
     with pytest.raises(InputError, match="must be a dask scheduler address"):
-        mc.check_scheduler(address)
+        dask_backend.check_scheduler(address)
     code, out, err, _ = run(capsys, "power", "--backend", "dask", "--scheduler", address, "--reps", "10", *PARAMETRIC)
     assert code == 2 and out == ""
     assert "must be a dask scheduler address" in one_error_line(err)
@@ -114,7 +114,7 @@ def test_a_malformed_address_is_refused_before_connecting(capsys, monkeypatch, a
                                              ("tcp://localhost:8786", "tcp://localhost:8786"),
                                              ("tls://[::1]:8786", "tls://[::1]:8786")])
 def test_well_formed_addresses_pass(address, normal):
-    assert mc.check_scheduler(address) == normal
+    assert dask_backend.check_scheduler(address) == normal
 
 
 # ------------------------------------------------------------------------------------------ timeouts

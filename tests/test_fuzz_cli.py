@@ -61,10 +61,10 @@ MEMORY = 2 * 2 ** 30
 
 @pytest.fixture(autouse=True)
 def machine_of_two_gigabytes(monkeypatch):
-    import trialsim.design.montecarlo as mc
+    from trialsim.design import resources
 
-    real = mc.available_memory
-    monkeypatch.setattr(mc, "available_memory", lambda: min(real() or MEMORY, MEMORY))
+    real = resources.available_memory
+    monkeypatch.setattr(resources, "available_memory", lambda: min(real() or MEMORY, MEMORY))
 
 
 def fuzz(examples: int) -> settings:

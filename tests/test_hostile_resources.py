@@ -20,6 +20,7 @@ import pytest
 
 from trialsim.cli import main
 from trialsim.design import montecarlo as mc
+from trialsim.design import resources
 from trialsim.design.rules import TwoArmDesign
 from trialsim.engines.enrolment import _count_arrangements, block_patterns
 from trialsim.engines.seeding import chunk_bounds
@@ -102,7 +103,7 @@ def test_reps_of_ten_to_the_twelve_exit_at_once(capsys):
 @pytest.fixture
 def small_machine(monkeypatch):
     """A machine with 200 MB free, whatever this one has."""
-    monkeypatch.setattr(mc, "available_memory", lambda: 200 * 2 ** 20)
+    monkeypatch.setattr(resources, "available_memory", lambda: 200 * 2 ** 20)
 
 
 def _fit(err: str, option: str) -> int:
@@ -118,9 +119,9 @@ def test_a_trial_too_large_for_memory_is_refused_and_the_message_says_what_fits(
     fit = _fit(line, "--n")
     assert 0 < fit < 20000 and fit % 2 == 0
     pairs = [(MODEL, Trial(n=fit), "vectorized")]
-    mc.check_memory(pairs, n_replicates=5000, workers=1, keep_outcomes=False, available=200 * 2 ** 20)  # fits
+    resources.check_memory(pairs, n_replicates=5000, workers=1, keep_outcomes=False, available=200 * 2 ** 20)  # fits
     with pytest.raises(InputError):
-        mc.check_memory([(MODEL, Trial(n=fit + 2), "vectorized")], n_replicates=5000, workers=1,
+        resources.check_memory([(MODEL, Trial(n=fit + 2), "vectorized")], n_replicates=5000, workers=1,
                         keep_outcomes=False, available=200 * 2 ** 20)
 
 
@@ -132,9 +133,9 @@ def test_a_run_shorter_than_a_chunk_needs_only_its_own_trials(capsys, small_mach
 
 def test_workers_are_capped_to_what_fits_in_memory():
     pairs = [(MODEL, Trial(n=2000), "vectorized")]
-    chunk = mc.chunk_memory(pairs)
-    assert mc.check_memory(pairs, n_replicates=5000, workers=8, keep_outcomes=False, available=int(3 * chunk / 0.8)) == 3
-    assert mc.check_memory(pairs, n_replicates=5000, workers=2, keep_outcomes=False, available=10 * chunk) == 2
+    chunk = resources.chunk_memory(pairs)
+    assert resources.check_memory(pairs, n_replicates=5000, workers=8, keep_outcomes=False, available=int(3 * chunk / 0.8)) == 3
+    assert resources.check_memory(pairs, n_replicates=5000, workers=2, keep_outcomes=False, available=10 * chunk) == 2
 
 
 def test_a_sample_size_search_beyond_memory_names_n_max(capsys, small_machine):
@@ -152,9 +153,9 @@ def test_a_table_too_large_for_memory_is_refused_and_the_message_says_what_fits(
     code, _, err = run(capsys, "simulate", "--n", "40", "--reps", "1000000", "--seed", "1")
     assert code == 2 and "--reps must be at most" in one_line(err)
     fit = _fit(err, "--reps")
-    mc.check_table_memory(fit, 40, "vectorized", available=200 * 2 ** 20)
+    resources.check_table_memory(fit, 40, "vectorized", available=200 * 2 ** 20)
     with pytest.raises(InputError):
-        mc.check_table_memory(fit + 100, 40, "vectorized", available=200 * 2 ** 20)
+        resources.check_table_memory(fit + 100, 40, "vectorized", available=200 * 2 ** 20)
 
 
 def test_calibrate_check_keeps_its_cohorts_and_is_checked_too(capsys, small_machine):
@@ -166,7 +167,7 @@ def test_available_memory_reads_the_address_space_limit():
     # in a child whose address space is capped at 3 GB, the cap is what is available, not the machine's memory
     code = ("import resource\n"
             "resource.setrlimit(resource.RLIMIT_AS, (3 * 2 ** 30, resource.RLIM_INFINITY))\n"
-            "from trialsim.design.montecarlo import available_memory\n"
+            "from trialsim.design.resources import available_memory\n"
             "print(available_memory())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert 0 < int(out.stdout) < 3 * 2 ** 30
@@ -225,10 +226,10 @@ def test_the_library_never_starts_more_workers_than_cores(monkeypatch):
     result = mc.run(MODEL, Trial(n=40), TwoArmDesign(), n_replicates=20_000, seed=1, n_jobs=1000,
                     keep_outcomes=False)
     assert started == [2] and result.n_workers == 2
-    assert mc.worker_count(1000) == 2 and mc.worker_count(-1) == 2 and mc.worker_count(None) == 2
+    assert resources.worker_count(1000) == 2 and resources.worker_count(-1) == 2 and resources.worker_count(None) == 2
     for bad in (0, -2, 2.0, True, "2"):
         with pytest.raises(InputError, match="n_jobs"):
-            mc.worker_count(bad)
+            resources.worker_count(bad)
 
 
 # --------------------------------------------------------------------------------- unbounded growth

@@ -64,7 +64,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     result = calibrate(horizon_weeks=args.horizon)
     check = None
     if args.check:
-        from ..design.montecarlo import check_table_memory
+        from ..design.resources import check_table_memory
         from ..design.study_rerun import check_calibration
 
         check_table_memory(args.reps, 41, "des")  # every cohort of 20 + 21 is kept until the end

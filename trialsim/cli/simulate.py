@@ -184,7 +184,7 @@ def run_simulate(args) -> int:
     else:
         from ..engines.vectorized import simulate
         opts = {}
-    from ..design.montecarlo import check_table_memory
+    from ..design.resources import check_table_memory
 
     check_table_memory(args.reps, trial.n, engine, events_log=bool(args.events_log))
     with Progress("simulate", quiet=args.quiet, total=args.reps) as bar:

@@ -420,7 +420,8 @@ def sample_size(model: DiseaseModel | None = None, design: Design | None = None,
 def _check_search_memory(model, template, design, n_hi, n_replicates, engine, backend) -> None:
     """Before the search: a chunk at the largest n searched must fit in memory (else ``n_max`` is named with what
     fits), and so must the outcomes the search keeps (two trial sizes at ``n_replicates`` and a few at 2,000)."""
-    from .montecarlo import check_memory, choose_engine
+    from .montecarlo import choose_engine
+    from .resources import check_memory
 
     largest = _sized(template, n_hi)
     pairs = [(m, t, choose_engine(m, t, detail=design.needs_detail and k == 0, engine=engine))

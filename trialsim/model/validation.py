@@ -30,7 +30,7 @@ T = TypeVar("T")
 # enough for any trial this package is for, narrow enough that no number overflows, no table grows without
 # bound and the calibration converges. The library's own classes accept wider values where they still work.
 
-#: Largest trial (patients, all arms); a run must also fit in memory (trialsim.design.montecarlo.check_memory).
+#: Largest trial (patients, all arms); a run must also fit in memory (trialsim.design.resources.check_memory).
 MAX_N = 100_000
 #: Most simulated trials in one run (a chunk of 2,000 takes about 0.05 s: 10**9 is a week of one core's work).
 MAX_REPLICATES = 1_000_000_000
