@@ -53,27 +53,10 @@ follow-up observed, with or without detail.
 
 Random numbers
 --------------
-Every stream comes from the chunk's component streams (:func:`trialsim.engines.seeding.chunk_streams`) and is drawn
-up front, with numpy, in shapes that do not depend on the values drawn (``R`` replicates, ``n`` patients,
-``K = POOL_SIZE``), patient by patient (:func:`trialsim.engines.seeding.patient_draws`), so that patient k of
-replicate r gets the same numbers whatever n is (common random numbers across n):
-
-=================  ===================================================================================
-``baseline``       one uniform per patient: disease stratum and sex (:func:`trialsim.engines.enrolment.draw_baseline`)
-``randomisation``  permuted blocks (:func:`trialsim.engines.enrolment.randomise`)
-``accrual``        unit exponentials, cumulated (:func:`trialsim.engines.enrolment.draw_entry`; none if instant)
-``response``       :class:`trialsim.engines.seeding.JumpPools`: per patient a uniform (stayer or mover), ``K`` unit
-                   exponentials (holding times; for a :class:`~trialsim.model.ParametricArm` the first is the
-                   cumulative hazard at death) and ``K`` uniforms (destination of each transition)
-``taper``          a standard normal per patient (log starting dose)
-``infection``      a unit exponential per patient (cumulative infection hazard at infection)
-``dropout``        a unit exponential per patient (divided by the arm's dropout hazard)
-=================  ===================================================================================
-
-A patient who makes more than ``K`` transitions (possible only with relapse) takes the next numbers from
-:meth:`trialsim.engines.seeding.JumpPools.refill`, keyed to the patient, so the result never depends on event order, on
-how many trials share an environment, or on ``detail``: the survival fields are identical with and without
-detail.
+Every random number of a chunk is drawn up front, patient by patient, before any process runs
+(:func:`trialsim.engines.des_inputs.draw_chunk`, whose module gives the layout), so the result never depends on
+event order, on how many trials share an environment, or on ``detail``: the survival fields are identical with
+and without detail.
 
 Observation rules (the engines' contract)
 -----------------------------------------
@@ -96,11 +79,11 @@ import simpy
 from simpy.events import Event, ProcessGenerator
 
 from . import seeding
-from .seeding import POOL_SIZE, JumpPools, patient_draws
-from .enrolment import draw_baseline, draw_entry, randomise
+from .seeding import POOL_SIZE, JumpPools
+from .des_inputs import ArmTables, Chain, Tables, arm_tables, draw_chunk
 from .batch import DATA_CUT, DIED, END_OF_FOLLOW_UP, LOST, NOT_OBSERVED, TrialBatch
 from ..model.validation import check_count, check_flag
-from ..model import CR, DEAD, DISEASES, NR, PR, ArmModel, DiseaseModel, ParametricArm, Trial, check_model_and_trial
+from ..model import CR, DEAD, DISEASES, NR, ArmModel, DiseaseModel, Trial, check_model_and_trial
 
 __all__ = ["simulate", "simulate_chunk", "ENGINE", "POOL_SIZE", "EVENT_LOG_COLUMNS"]
 
@@ -113,12 +96,6 @@ _N_STRATA = len(DISEASES)
 _INF = math.inf
 _STATE_NAMES = ("NR", "PR", "CR", "dead")
 
-#: Per state NR, PR, CR: the ``(cumulative rate, destination)`` of each way out, the last bound infinite.
-_Rows = list[list[tuple[float, int]]]
-#: The chain of one arm, stratum and stayer status: (total rate out of each state NR, PR, CR; its rows).
-_Tables = tuple[list[float], _Rows]
-#: An :class:`ArmModel` arm's tables by [stratum][stayer] (``None`` for a :class:`ParametricArm` arm).
-_Chain = list[list[_Tables]]
 #: A row of the event log (:data:`EVENT_LOG_COLUMNS`).
 _LogRow = tuple[int, float, int, str, str]
 
@@ -167,8 +144,8 @@ class _Run:
     log: list[_LogRow] | None
     arm_names: tuple[str, ...]
     trials: list[_TrialState]
-    # per arm (_arm_tables)
-    chain: list[_Chain | None]
+    # per arm (arm_tables)
+    chain: list[Chain | None]
     factors: list[list[float] | None]
     infection_hazard: list[float]
     dose_dependent: list[bool]
@@ -188,7 +165,7 @@ class _Run:
     dose_start: list[float]
     infection_e: list[float]
     # per patient g: survival-only mode
-    path: list[_Tables | None]
+    path: list[Tables | None]
     clock_end: list[float] | None
     # per patient g: the results (response and dose: per visit, item g * n_visits + j)
     time: list[float]
@@ -481,103 +458,10 @@ def _death_callback(env: simpy.Environment, run: _Run) -> Callable[[Event], None
     return on_death
 
 
-# --------------------------------------------------------------------------------------- the arm tables
-
-
-_ArmTables = tuple[list[_Chain | None], list[list[float] | None], list[float], list[bool], list[float], list[bool]]
-
-
-def _arm_tables(model: DiseaseModel, trial: Trial) -> _ArmTables:
-    """Per arm: chain tables [stratum][stayer] -> (total rate per state, [(cumulative rate, destination)]),
-    taper factors, infection hazard, its dose dependence and reference dose, and whether the arm is parametric."""
-    chain: list[_Chain | None] = []
-    factors: list[list[float] | None] = []
-    hazard: list[float] = []
-    dependent: list[bool] = []
-    reference: list[float] = []
-    parametric: list[bool] = []
-    for arm in model.arms:
-        if isinstance(arm, ParametricArm):
-            chain.append(None)
-            factors.append(None)
-            hazard.append(0.0)
-            dependent.append(False)
-            reference.append(1.0)
-            parametric.append(True)
-            continue
-        by_stratum: _Chain = []
-        for m in model.baseline.death_hazard_ratio_by_disease:
-            pair: list[_Tables] = []
-            for q in (arm.response.generator(m), arm.response.refractory_generator(m)):
-                total: list[float] = []
-                rows: _Rows = []
-                for s in (NR, PR, CR):
-                    out = [(float(q[s, d]), d) for d in range(4) if d != s and q[s, d] > 0]
-                    cum: list[tuple[float, int]] = []
-                    acc = 0.0
-                    for r, d in out:
-                        acc += r
-                        cum.append((acc, d))
-                    if cum:  # guard the last bound against rounding: x < total always selects a destination
-                        cum[-1] = (_INF, cum[-1][1])
-                    total.append(acc)
-                    rows.append(cum)
-                pair.append((total, rows))
-            by_stratum.append(pair)  # index 0 = mover, 1 = stayer
-        chain.append(by_stratum)
-        factors.append(np.exp(arm.taper.log_factors()).tolist())
-        hazard.append(arm.infection.hazard)
-        dependent.append(arm.infection.dose_dependent)
-        reference.append(arm.infection.reference_dose)
-        parametric.append(False)
-    return chain, factors, hazard, dependent, reference, parametric
-
-
-# ----------------------------------------------------------------------------------------- the draws
-
-
-def _draw_chunk(model: DiseaseModel, trial: Trial, n_replicates: int,
-                streams: dict[str, np.random.Generator]) -> dict[str, Any]:
-    """All random numbers of a chunk, drawn up front (see the module docstring for the layout)."""
-    r, n = n_replicates, trial.n
-    female, stratum = draw_baseline(model.baseline, r, n, streams["baseline"])
-    arm = randomise(trial, stratum, streams["randomisation"])
-    entry = draw_entry(trial.accrual, r, n, streams["accrual"])
-    pools = JumpPools(streams["response"], r, n)
-    stayer_u, pool_e = pools.stayer_u, pools.exponentials
-    z = patient_draws(streams["taper"].standard_normal, r, n)
-    infection_e = patient_draws(streams["infection"].standard_exponential, r, n)
-    dropout_e = patient_draws(streams["dropout"].standard_exponential, r, n)
-
-    stayer = np.zeros((r, n), dtype=bool)
-    dose_start = np.full((r, n), np.nan)
-    death_time = np.full((r, n), np.inf)
-    multipliers = np.asarray(model.baseline.death_hazard_ratio_by_disease)
-    for a, arm_model in enumerate(model.arms):
-        in_arm = arm == a
-        if isinstance(arm_model, ArmModel):
-            stayer[in_arm] = stayer_u[in_arm] < arm_model.response.refractory_fraction
-            taper = arm_model.taper
-            dose_start[in_arm] = taper.start_dose_median * np.exp(taper.start_dose_sd_log * z[in_arm])
-        else:
-            for s, m in enumerate(multipliers):
-                cell = in_arm & (stratum == s)
-                # Survival at death is exp(-E): the first pooled exponential is the cumulative hazard at death.
-                death_time[cell] = arm_model.quantile_time(np.exp(-pool_e[:, :, 0][cell]), m)
-    hazards = np.asarray(trial.dropout_hazard)[arm]
-    with np.errstate(divide="ignore"):
-        lost = np.where(hazards > 0, dropout_e / np.where(hazards > 0, hazards, 1.0), np.inf)
-    stop = np.minimum(lost, trial.follow_up)
-    stop_reason = np.where(lost < trial.follow_up, LOST, END_OF_FOLLOW_UP).astype(np.int8)
-    return dict(stratum=stratum, female=female, arm=arm.astype(np.int8), entry=entry, stayer=stayer,
-                pool_e=pool_e, pool_u=pools.uniforms, pools=pools, dose_start=dose_start,
-                infection_e=infection_e, death_time=death_time, stop=stop, stop_reason=stop_reason)
-
-
 # ------------------------------------------------------------------------------------------- the runner
 
 
-def _run_environment(model: DiseaseModel, trial: Trial, tables: _ArmTables, draws: dict[str, Any],
+def _run_environment(model: DiseaseModel, trial: Trial, tables: ArmTables, draws: dict[str, Any],
                      out: dict[str, np.ndarray], lo: int, hi: int, *, detail: bool, log: list[_LogRow] | None,
                      first_replicate: int) -> None:
     """Simulate replicates ``lo:hi`` of the chunk in one environment; write their results into ``out``.
@@ -762,7 +646,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
     """
     _simulate_iv(model, trial, n_replicates, detail, events_log, trials_per_env)
     n = trial.n
-    draws = _draw_chunk(model, trial, n_replicates, streams)
+    draws = draw_chunk(model, trial, n_replicates, streams)
     n_visits = len(model.visit_times)
     out = {"time": np.zeros((n_replicates, n)), "event": np.zeros((n_replicates, n), dtype=bool),
            "censor_reason": np.zeros((n_replicates, n), dtype=np.int8), "cut": np.zeros(n_replicates),
@@ -771,7 +655,7 @@ def simulate_chunk(model: DiseaseModel, trial: Trial, n_replicates: int, streams
         out["response"] = np.empty((n_replicates, n, n_visits), dtype=np.int8)
         out["dose"] = np.empty((n_replicates, n, n_visits))
         out["infection_time"] = np.empty((n_replicates, n))
-    tables = _arm_tables(model, trial)
+    tables = arm_tables(model, trial)
     log: list[_LogRow] | None = [] if events_log else None
     if not detail and log is None:  # the cell of _run_environment's chain tables: (arm, stratum, stayer)
         draws["path"] = (draws["arm"].astype(np.intp) * _N_STRATA + draws["stratum"]) * 2 + draws["stayer"]
