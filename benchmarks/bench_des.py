@@ -46,21 +46,10 @@ def _check_simple_trial(trial: Trial) -> None:
         raise ValueError("the naive loops simulate instant accrual, no dropout and a complete analysis only")
 
 
-def naive_survival_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed: int) -> np.ndarray:
-    """The textbook simpy loop: per trial a fresh environment, per patient a process and scalar draws.
-
-    Returns the times of death or end of follow-up, ``(n_replicates, n)``.
-    """
-    _check_simple_trial(trial)
-    rng = np.random.default_rng(seed)
-    hazards = [arm.hazards[0] for arm in model.arms]
+def _each_trial(patient, rng: np.random.Generator, trial: Trial, n_replicates: int) -> np.ndarray:
+    """The naive loops' outer loop: per trial a fresh environment, its arms, a process per patient; returns what
+    each patient recorded, ``(n_replicates, n)``."""
     out = np.empty((n_replicates, trial.n))
-
-    def patient(env, i, arm, records):
-        death = rng.exponential(1.0 / hazards[arm])
-        yield env.timeout(min(death, trial.follow_up))
-        records[i] = env.now
-
     for r in range(n_replicates):
         env = simpy.Environment()
         arms = _block_arms(rng, trial)
@@ -70,6 +59,23 @@ def naive_survival_loop(model: DiseaseModel, trial: Trial, n_replicates: int, se
         env.run()
         out[r] = records
     return out
+
+
+def naive_survival_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed: int) -> np.ndarray:
+    """The textbook simpy loop: per trial a fresh environment, per patient a process and scalar draws.
+
+    Returns the times of death or end of follow-up, ``(n_replicates, n)``.
+    """
+    _check_simple_trial(trial)
+    rng = np.random.default_rng(seed)
+    hazards = [arm.hazards[0] for arm in model.arms]
+
+    def patient(env, i, arm, records):
+        death = rng.exponential(1.0 / hazards[arm])
+        yield env.timeout(min(death, trial.follow_up))
+        records[i] = env.now
+
+    return _each_trial(patient, rng, trial, n_replicates)
 
 
 def naive_chain_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed: int) -> np.ndarray:
@@ -104,7 +110,6 @@ def naive_chain_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed:
     tables = [[(table(arm.response.generator(m)), table(arm.response.refractory_generator(m)))
                for m in (multipliers if by_disease else multipliers[:1])] for arm in model.arms]
     refractory = [arm.response.refractory_fraction for arm in model.arms]
-    out = np.empty((n_replicates, trial.n))
 
     def patient(env, i, arm, records):
         disease = 0
@@ -126,15 +131,7 @@ def naive_chain_loop(model: DiseaseModel, trial: Trial, n_replicates: int, seed:
                     break
         records[i] = env.now
 
-    for r in range(n_replicates):
-        env = simpy.Environment()
-        arms = _block_arms(rng, trial)
-        records = [0.0] * trial.n
-        for i in range(trial.n):
-            env.process(patient(env, i, int(arms[i]), records))
-        env.run()
-        out[r] = records
-    return out
+    return _each_trial(patient, rng, trial, n_replicates)
 
 
 def line(label: str, seconds: float, n_replicates: int, n: int) -> str:

@@ -35,8 +35,8 @@ def to_json(obj) -> str:
 
 def estimate(value: float, digits: int) -> str:
     """A number as the text prints it, ``-`` where there is none (a standard error of one trial or one draw), as
-    the JSON's null."""
-    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+    in a table and as the JSON's null."""
+    return _cell(float(value), f".{digits}f")
 
 
 def plural(count: int, noun: str) -> str:
