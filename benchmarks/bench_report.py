@@ -34,8 +34,7 @@ from trialsim.scenarios import load_scenario  # noqa: E402
 
 
 def _command(argv: list[str], repeat: int) -> tuple[float, list[float]]:
-    """Best wall clock of ``repeat`` fresh processes, and every wall clock. (No CPU seconds: the loky workers
-    outlive the wait of their parent, so the CPU they used is not the children's rusage.)"""
+    """Best wall clock of ``repeat`` fresh processes, and every wall clock: the time a user waits for."""
     walls = []
     for _ in range(repeat):
         t0 = time.perf_counter()
