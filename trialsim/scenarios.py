@@ -193,6 +193,11 @@ def _table(data: Any, section: str, where: _Where) -> dict:
     return data
 
 
+#: Keys a user may expect from the command line's options, with how a file says the same thing instead.
+_NOT_A_KEY = {("trial", "accrual"): "is not a key of [trial]: accrual_rate gives Poisson accrual at that rate, and "
+                                    "without it everyone is enrolled at once (instant)"}
+
+
 def _unknown(table: dict, allowed: tuple[str, ...], section: str, where: _Where) -> None:
     for key in table:
         if key not in allowed:
@@ -201,10 +206,8 @@ def _unknown(table: dict, allowed: tuple[str, ...], section: str, where: _Where)
                 raise invalid(key, f"does not apply here ([{section}] takes only {', '.join(allowed)})",
                               table[key], subject=option)
             # the key and the kind of its value, never the value: a file that is not a scenario may hold anything
-            rule = f"is not a key of {f'[{section}]' if section else 'a scenario'} (it takes {', '.join(allowed)})"
-            if section == "trial" and key in ("accrual", "accrual_kind"):  # the command line's --accrual
-                rule = ("is not a key of [trial]: accrual_rate gives Poisson accrual at that rate, and without it "
-                        "everyone is enrolled at once (instant)")
+            rule = _NOT_A_KEY.get((section, key)) or \
+                f"is not a key of {f'[{section}]' if section else 'a scenario'} (it takes {', '.join(allowed)})"
             raise invalid(key, rule, _Hidden(table[key]), subject=where(section, key))
 
 
